@@ -1,0 +1,28 @@
+"""Helpers shared by the command modules: common options and config loading."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from structr_appsync.config import LoadedConfig, load_config
+
+
+def add_env_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-e", "--env", help="environment from appsync.toml (default: default_env)")
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print a machine-readable JSON result on stdout")
+
+
+def load(args: argparse.Namespace) -> LoadedConfig:
+    """Load the configuration named by --config (or found from the current directory)."""
+    return load_config(getattr(args, "config", None))
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")

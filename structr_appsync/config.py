@@ -1,0 +1,344 @@
+"""Configuration: pydantic models (the single source of truth), discovery and loading of appsync.toml."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from structr_appsync.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE_NAME = "appsync.toml"
+CONFIG_ENV_VAR = "APPSYNC_CONFIG"
+DEFAULT_USER_ENV = "APPSYNC_USER"
+DEFAULT_PASSWORD_ENV = "APPSYNC_PASSWORD"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeouts(_Model):
+    """How long appsync waits for Structr, in seconds."""
+
+    connect: float = Field(10.0, gt=0, description="TCP connect timeout for every request.")
+    request: float = Field(60.0, gt=0, description="Read timeout for ordinary requests (status, health, REST).")
+    deploy: float = Field(
+        1800.0, gt=0, description="Read timeout for a deployment export or import; Structr answers only when done."
+    )
+    ready: float = Field(300.0, gt=0, description="How long to wait for /structr/health/ready after an import.")
+
+
+class PathTransfer(_Model):
+    """Where exports and imports are staged when `transfer = "path"` (a Structr on this host or a shared volume)."""
+
+    server_dir: str = Field(
+        "/tmp/appsync-transfer",
+        description="Absolute directory as Structr sees it; appsync creates a fresh subfolder per run.",
+    )
+    local_dir: str | None = Field(
+        None, description="The same directory as appsync sees it (defaults to server_dir, i.e. the same host)."
+    )
+
+    @field_validator("server_dir")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must be an absolute path: Structr refuses relative deployment paths")
+        return value
+
+
+class ServiceConfig(_Model):
+    """One service (Structr or Neo4j) that a cold backup stops and starts."""
+
+    unit: str | None = Field(None, description="systemd unit or docker compose service name.")
+    health_url: str | None = Field(
+        None, description="URL (http://...) or Bolt address (bolt://host:port) that answers when the service is up."
+    )
+    stop: str | None = Field(None, description="Shell command that stops the service (service_manager = command).")
+    start: str | None = Field(None, description="Shell command that starts the service (service_manager = command).")
+    status: str | None = Field(
+        None, description="Shell command that exits 0 while the service runs (service_manager = command)."
+    )
+    stop_timeout: float = Field(600.0, gt=0, description="Seconds to wait for a stop (Neo4j checkpoints on stop).")
+    start_timeout: float = Field(600.0, gt=0, description="Seconds to wait until the service is healthy.")
+
+
+class RetentionPolicy(_Model):
+    """Which backup generations `appsync backup prune` keeps (restic's semantics)."""
+
+    keep_last: int = Field(0, ge=0, description="Keep the newest N generations.")
+    keep_hourly: int = Field(0, ge=0, description="Keep the newest generation of each of the last N hours.")
+    keep_daily: int = Field(7, ge=0, description="Keep the newest generation of each of the last N days.")
+    keep_weekly: int = Field(4, ge=0, description="Keep the newest generation of each of the last N ISO weeks.")
+    keep_monthly: int = Field(6, ge=0, description="Keep the newest generation of each of the last N months.")
+    keep_yearly: int = Field(0, ge=0, description="Keep the newest generation of each of the last N years.")
+
+
+class MonitoringConfig(_Model):
+    """URLs pinged in the style of healthchecks.io."""
+
+    start_url: str | None = Field(None, description="Pinged when a backup starts.")
+    success_url: str | None = Field(None, description="Pinged when a backup succeeds.")
+    failure_url: str | None = Field(None, description="Pinged when a backup fails.")
+
+
+class BackupConfig(_Model):
+    """Cold backups of the Neo4j data directory and the Structr directory."""
+
+    destination: str = Field(description="Local directory that holds the backup generations.")
+    neo4j_data: str = Field(description="Neo4j's data directory (the one holding databases/ and transactions/).")
+    structr_dir: str = Field(description="Structr's directory: files/, structr.conf, scripts/, certificates.")
+    service_manager: Literal["systemd", "compose", "command"] = Field(
+        "systemd", description="How services are stopped and started."
+    )
+    compose_project_dir: str | None = Field(None, description="Directory of the docker compose project.")
+    structr: ServiceConfig = Field(default_factory=lambda: ServiceConfig(unit="structr"))
+    neo4j: ServiceConfig = Field(default_factory=lambda: ServiceConfig(unit="neo4j"))
+    snapshot_command: str | None = Field(
+        None,
+        description="Optional command run while services are down (LVM/ZFS/btrfs snapshot) instead of copying.",
+    )
+    retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+
+
+class EnvConfig(_Model):
+    """One Structr instance (`[env.NAME]`)."""
+
+    url: str = Field(description="Base URL of Structr, e.g. http://localhost:8082 (no credentials in it).")
+    user: str | None = Field(None, description="Admin user name; defaults to $APPSYNC_USER, then 'admin'.")
+    password_env: str | None = Field(
+        None, description="Environment variable holding the password (default APPSYNC_PASSWORD)."
+    )
+    password_file: str | None = Field(None, description="File holding the password; must be mode 0600.")
+    transfer: Literal["zip", "path"] = Field(
+        "zip", description="zip: GET/POST /structr/deploy (works remotely); path: maintenance/deploy with server paths."
+    )
+    path_transfer: PathTransfer = Field(default_factory=PathTransfer)
+    protected: bool = Field(False, description="Imports always ask; scripts need both --yes and --allow-delete.")
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    backup: BackupConfig | None = Field(None, description="Cold backup settings for this instance.")
+
+    @field_validator("url")
+    @classmethod
+    def _plain_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("must not contain credentials; use user and password_env or password_file")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> EnvConfig:
+        if self.password_env and self.password_file:
+            raise ValueError("set password_env or password_file, not both")
+        return self
+
+
+class NormalizeConfig(_Model):
+    """What appsync rewrites in an export so that unchanged apps give no diff."""
+
+    strip_deployment_date: bool = Field(True, description="Drop deployment-date from deployment.conf (5.x noise).")
+    pin_build_stamp: bool = Field(
+        True, description="Keep the committed build number/timestamp when only those changed in structr-version."
+    )
+    sort_grantees: bool = Field(True, description="Sort grantees lists and their allowed lists.")
+    strip_schema_layouts: bool = Field(
+        True, description="Drop Schema-editor layout coordinates from application-configuration-data.json."
+    )
+
+
+class HookConfig(_Model):
+    """One git hook's behaviour."""
+
+    enabled: bool = Field(True, description="Whether the installed hook acts.")
+    env: str | None = Field(None, description="Environment the hook uses (default: default_env).")
+    on_unreachable: Literal["fail", "warn"] = Field(
+        "fail", description="fail: an unreachable server stops the git operation; warn: print and continue."
+    )
+
+
+class HooksConfig(_Model):
+    """`[hooks.*]`: what each installed git hook does."""
+
+    pre_commit: HookConfig = Field(default_factory=HookConfig, alias="pre-commit")
+    pre_push: HookConfig = Field(default_factory=HookConfig, alias="pre-push")
+    post_merge: HookConfig = Field(default_factory=lambda: HookConfig(enabled=False), alias="post-merge")
+    post_checkout: HookConfig = Field(default_factory=lambda: HookConfig(enabled=False), alias="post-checkout")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class WatchConfig(_Model):
+    """`appsync watch` settings."""
+
+    debounce_seconds: float = Field(1.0, gt=0, description="Quiet time after the last save before importing.")
+    export_interval_minutes: float | None = Field(
+        None, gt=0, description="If set, export and commit server changes every N minutes."
+    )
+
+
+class AppsyncConfig(_Model):
+    """The whole appsync.toml."""
+
+    export_dir: str = Field("webapp", description="Folder in the repository that holds the deployment export.")
+    default_env: str | None = Field(None, description="Environment used when --env is not given.")
+    normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
+    env: dict[str, EnvConfig] = Field(default_factory=dict, description="Named Structr instances.")
+    hooks: HooksConfig = Field(default_factory=HooksConfig)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
+    lock_timeout: float = Field(30.0, ge=0, description="Seconds to wait for another appsync process to finish.")
+
+    @field_validator("export_dir")
+    @classmethod
+    def _relative_dir(cls, value: str) -> str:
+        path = Path(value)
+        if path.is_absolute() or ".." in path.parts or value.strip("/") in ("", "."):
+            raise ValueError("must be a folder inside the repository, such as 'webapp'")
+        return value.strip("/")
+
+    @model_validator(mode="after")
+    def _default_env_exists(self) -> AppsyncConfig:
+        if self.default_env is not None and self.default_env not in self.env:
+            raise ValueError(f"default_env {self.default_env!r} is not one of the [env.*] tables")
+        return self
+
+
+class LoadedConfig(BaseModel):
+    """A validated configuration and where it came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    settings: AppsyncConfig
+
+    @property
+    def root(self) -> Path:
+        """The directory holding appsync.toml: the repository root."""
+        return self.path.parent
+
+    @property
+    def export_path(self) -> Path:
+        return self.root / self.settings.export_dir
+
+    def env_name(self, requested: str | None) -> str:
+        """Return the environment to use; raise ConfigError if none can be chosen."""
+        if requested:
+            if requested not in self.settings.env:
+                known = ", ".join(sorted(self.settings.env)) or "none"
+                raise ConfigError(f"{self.path}: no [env.{requested}] table (known: {known})")
+            return requested
+        if self.settings.default_env:
+            return self.settings.default_env
+        if len(self.settings.env) == 1:
+            return next(iter(self.settings.env))
+        raise ConfigError(f"{self.path}: several environments and no default_env; pass --env NAME")
+
+    def environment(self, requested: str | None) -> tuple[str, EnvConfig]:
+        name = self.env_name(requested)
+        return name, self.settings.env[name]
+
+
+def find_config(start: Path | None = None, explicit: str | Path | None = None) -> Path:
+    """Return the config file to use: --config, then $APPSYNC_CONFIG, then appsync.toml upward from start.
+
+    Raises:
+        ConfigError: if no configuration file can be found.
+    """
+    chosen = explicit or os.environ.get(CONFIG_ENV_VAR)
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return path.resolve()
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / CONFIG_FILE_NAME
+        if candidate.is_file():
+            logger.debug("using config %s", candidate)
+            return candidate
+    raise ConfigError(
+        f"no {CONFIG_FILE_NAME} in {here} or any parent directory",
+        hint="run `appsync init --url http://localhost:8082` or pass --config",
+    )
+
+
+def _format_validation_error(path: Path, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{key}: {message}")
+    return f"invalid config {path}: " + "; ".join(lines)
+
+
+def parse_config(text: str, path: Path) -> AppsyncConfig:
+    """Validate TOML text; raise ConfigError naming the file and the dotted key."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid config {path}: not valid TOML ({exc})") from exc
+    try:
+        return AppsyncConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(path, exc)) from exc
+
+
+def load_config(explicit: str | Path | None = None, start: Path | None = None) -> LoadedConfig:
+    """Find, read and validate the configuration.
+
+    Raises:
+        ConfigError: when the file is missing, unreadable or invalid.
+    """
+    path = find_config(start, explicit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    return LoadedConfig(path=path, settings=parse_config(text, path))
+
+
+def resolve_user(env: EnvConfig) -> str:
+    """Return the Structr user: the configured one, else $APPSYNC_USER, else 'admin'."""
+    return env.user or os.environ.get(DEFAULT_USER_ENV) or "admin"
+
+
+def resolve_password(env: EnvConfig, env_name: str) -> str:
+    """Read the password from the configured variable or 0600 file (never from argv).
+
+    Raises:
+        ConfigError: when the source is missing, empty, or the file is readable by others.
+    """
+    if env.password_file:
+        path = Path(env.password_file).expanduser()
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise ConfigError(f"env.{env_name}.password_file: cannot read {path}: {exc.strerror}") from exc
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                f"env.{env_name}.password_file: {path} is readable by others (mode {stat.S_IMODE(mode):04o})",
+                hint=f"run `chmod 600 {path}`",
+            )
+        password = path.read_text(encoding="utf-8").strip()
+        if not password:
+            raise ConfigError(f"env.{env_name}.password_file: {path} is empty")
+        return password
+    variable = env.password_env or DEFAULT_PASSWORD_ENV
+    from_env = os.environ.get(variable)
+    if not from_env:
+        raise ConfigError(
+            f"no password for env {env_name!r}: set the environment variable {variable}",
+            hint=f"export {variable}=... or set password_file in appsync.toml",
+        )
+    return from_env

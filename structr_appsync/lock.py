@@ -1,0 +1,63 @@
+"""An exclusive inter-process lock shared by the CLI, the git hooks and the watcher."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from structr_appsync.errors import LockHeld
+
+logger = logging.getLogger(__name__)
+
+LOCK_ENV_VAR = "APPSYNC_LOCK_HELD"
+
+
+@contextmanager
+def exclusive_lock(path: Path, *, timeout: float, what: str) -> Iterator[None]:
+    """Hold an flock on ``path`` for the duration of the block.
+
+    A process started by a lock holder (for instance a git hook run by appsync's own commit) sees
+    ``APPSYNC_LOCK_HELD`` naming this path and does not wait for itself.
+
+    Raises:
+        LockHeld: if another process keeps the lock longer than ``timeout`` seconds.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if os.environ.get(LOCK_ENV_VAR) == str(path):
+        yield
+        return
+    handle = path.open("a+")
+    try:
+        deadline = time.monotonic() + timeout
+        announced = False
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as exc:
+                if time.monotonic() >= deadline:
+                    raise LockHeld(
+                        f"another appsync process is busy with {what} (lock {path})",
+                        hint="wait for it to finish, or raise lock_timeout",
+                    ) from exc
+                if not announced:
+                    logger.warning("waiting for another appsync process (%s)...", what)
+                    announced = True
+                time.sleep(0.1)
+        previous = os.environ.get(LOCK_ENV_VAR)
+        os.environ[LOCK_ENV_VAR] = str(path)
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop(LOCK_ENV_VAR, None)
+            else:
+                os.environ[LOCK_ENV_VAR] = previous
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    finally:
+        handle.close()
