@@ -104,8 +104,14 @@ class BackupConfig(_Model):
     neo4j: ServiceConfig = Field(default_factory=lambda: ServiceConfig(unit="neo4j"))
     snapshot_command: str | None = Field(
         None,
-        description="Optional command run while services are down (LVM/ZFS/btrfs snapshot) instead of copying.",
+        description="Optional command run while services are down (LVM/ZFS/btrfs snapshot) instead of copying. "
+        "It must make the consistent trees appear at $APPSYNC_SNAPSHOT_DIR/neo4j and $APPSYNC_SNAPSHOT_DIR/structr.",
     )
+    snapshot_release_command: str | None = Field(
+        None, description="Optional command run after the snapshot was copied (unmount / destroy the snapshot)."
+    )
+    start_attempts: int = Field(2, ge=1, le=10, description="How often a failed service start is tried.")
+    prune_after_backup: bool = Field(True, description="Apply the retention policy after each successful backup.")
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
@@ -164,6 +170,11 @@ class HookConfig(_Model):
     on_unreachable: Literal["fail", "warn"] = Field(
         "fail", description="fail: an unreachable server stops the git operation; warn: print and continue."
     )
+    allow_delete: bool = Field(
+        False,
+        description="post-merge/post-checkout (and watch imports): may the automatic import remove pages, "
+        "components, templates or schema types? Off: such an import is refused with a message.",
+    )
 
 
 class HooksConfig(_Model):
@@ -183,6 +194,10 @@ class WatchConfig(_Model):
     debounce_seconds: float = Field(1.0, gt=0, description="Quiet time after the last save before importing.")
     export_interval_minutes: float | None = Field(
         None, gt=0, description="If set, export and commit server changes every N minutes."
+    )
+    env: str | None = Field(None, description="Environment watch imports into (default: default_env); never protected.")
+    allow_delete: bool = Field(
+        False, description="May a watch import remove pages, components, templates or schema types?"
     )
 
 
