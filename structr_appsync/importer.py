@@ -1,0 +1,411 @@
+"""The core of `appsync import`: put a git ref (or a folder) back onto a Structr, safely. Never prints.
+
+Steps: materialize -> plan -> (dry run stops) -> seal -> consent -> rollback point -> upload -> verify -> record.
+The repository lock is held throughout; the user's working tree, index and HEAD are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from structr_appsync import exporttree, transfer, wipes
+from structr_appsync.config import LoadedConfig
+from structr_appsync.consent import ConsentRequest, require_consent
+from structr_appsync.errors import AppsyncError, DeploymentFailed, RefusedError, VerificationFailed
+from structr_appsync.gitrepo import GitRepo, repo_lock
+from structr_appsync.materialize import Materialized, copy_directory, materialize_ref
+from structr_appsync.normalize import normalize_tree
+from structr_appsync.principals import (
+    MissingPrincipal,
+    created_by_pre_deploy,
+    missing_principals,
+    referenced_principals,
+)
+from structr_appsync.server import StructrClient
+from structr_appsync.summary import ChangeSummary, compare_trees
+from structr_appsync.timing import StepTimer
+
+logger = logging.getLogger(__name__)
+
+Confirm = Callable[[str], bool]
+
+
+def last_export_ref(env_name: str) -> str:
+    """The ref where appsync records the last export it made (or verified) of an environment."""
+    return f"refs/appsync/{env_name}/last-export"
+
+
+def pre_import_prefix(env_name: str) -> str:
+    """The namespace of the rollback points saved before each import into an environment."""
+    return f"refs/appsync/{env_name}/pre-import/"
+
+
+def rollback_command(ref: str, env_name: str, *, force: bool) -> str:
+    """Return the command line that puts a rollback point back."""
+    return f"appsync import {ref} --env {env_name}{' --force' if force else ''} --allow-delete"
+
+
+@dataclass
+class ImportPlan:
+    """What the import will do, in Structr terms."""
+
+    summary: ChangeSummary  # live server -> ref
+    effects: list[str]  # what Structr's import wipes and replaces
+    deletions: dict[str, list[str]]  # needs consent
+    missing_principals: list[MissingPrincipal]
+    uncommitted: ChangeSummary | None  # server changes in no commit, None when the server is sealed
+    wipe_marker: bool  # appsync turns Structr's DOM wipe on (the ref has no pages, the server has)
+
+    @property
+    def changes_anything(self) -> bool:
+        return not self.summary.is_empty or self.wipe_marker
+
+
+@dataclass
+class ImportOutcome:
+    """The result of import_ref / import_directory; ``timings`` holds seconds per step."""
+
+    env_name: str
+    ref_label: str
+    ref_sha: str | None
+    plan: ImportPlan
+    dry_run: bool
+    imported: bool = False
+    verified: bool = False
+    rollback_ref: str | None = None
+    last_export_sha: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    server_steps: set[str] = field(default_factory=set)
+    total_seconds: float = 0.0
+
+    @property
+    def server_seconds(self) -> float:
+        return sum(seconds for name, seconds in self.timings.items() if name in self.server_steps)
+
+
+class UncommittedServerChanges(RefusedError):
+    """The server holds changes that no commit has; carries them so the CLI can show them."""
+
+    def __init__(self, message: str, *, changes: ChangeSummary, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.changes = changes
+
+
+class ImportVerificationFailed(VerificationFailed):
+    """The re-export after the import differs from the ref; carries the difference and the rollback ref."""
+
+    def __init__(self, message: str, *, difference: ChangeSummary, rollback_ref: str | None, hint: str | None) -> None:
+        super().__init__(message, hint=hint)
+        self.difference = difference
+        self.rollback_ref = rollback_ref
+
+
+@dataclass
+class _Run:
+    loaded: LoadedConfig
+    env_name: str
+    label: str
+    sha: str | None
+    repo: GitRepo
+    workdir: Path
+    timer: StepTimer
+    dry_run: bool
+    yes: bool
+    force: bool
+    allow_delete: bool
+    with_data: bool
+    confirm: Confirm | None
+
+
+def import_ref(
+    loaded: LoadedConfig,
+    env_name: str,
+    ref: str,
+    *,
+    dry_run: bool = False,
+    yes: bool = False,
+    force: bool = False,
+    allow_delete: bool = False,
+    with_data: bool = False,
+    confirm: Confirm | None = None,
+) -> ImportOutcome:
+    """Import the export folder of git ``ref`` into environment ``env_name`` and verify the result.
+
+    ``confirm`` asks the user a question and returns True for a typed yes; None means not interactive.
+
+    Raises:
+        RefNotFound: the ref does not exist or holds no deployment export.
+        UncommittedServerChanges: the server has changes in no commit (without ``force``).
+        RefusedError: consent is missing or was declined.
+        ServerError: Structr failed (the hint names the rollback command once a rollback point exists).
+        ImportVerificationFailed: the server does not hold what the ref says after the import.
+    """
+    timer = StepTimer()
+    with repo_lock(loaded), _workdir() as workdir:
+        repo = GitRepo.open(loaded.root)
+        sha = repo.resolve(ref)
+        run = _Run(loaded, env_name, ref, sha, repo, workdir, timer, dry_run, yes, force, allow_delete, with_data,
+                   confirm)  # fmt: skip
+        with timer.step("materialize"):
+            source = materialize_ref(repo, sha, ref, loaded.settings.export_dir, workdir)
+        return _execute(run, source)
+
+
+def import_directory(
+    loaded: LoadedConfig,
+    env_name: str,
+    source_dir: Path,
+    *,
+    label: str,
+    dry_run: bool = False,
+    yes: bool = False,
+    force: bool = False,
+    allow_delete: bool = False,
+    with_data: bool = False,
+    confirm: Confirm | None = None,
+) -> ImportOutcome:
+    """Import an export folder from disk (the working tree, for `watch`) like import_ref does a ref.
+
+    Raises:
+        The same errors as import_ref.
+    """
+    timer = StepTimer()
+    with repo_lock(loaded), _workdir() as workdir:
+        repo = GitRepo.open(loaded.root)
+        run = _Run(loaded, env_name, label, None, repo, workdir, timer, dry_run, yes, force, allow_delete, with_data,
+                   confirm)  # fmt: skip
+        with timer.step("materialize"):
+            source = copy_directory(source_dir, label, workdir)
+        return _execute(run, source)
+
+
+@contextmanager
+def _workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="appsync-import-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _execute(run: _Run, source: Materialized) -> ImportOutcome:
+    loaded, env_name, timer = run.loaded, run.env_name, run.timer
+    env = loaded.settings.env[env_name]
+    ref_dir = source.export_dir
+    with timer.step("normalize"):
+        normalize_tree(ref_dir, loaded.settings.normalize)
+    with StructrClient.for_env(loaded, env_name) as client:
+        plan, live_dir = _plan(run, client, source)
+        outcome = ImportOutcome(env_name, run.label, run.sha, plan, run.dry_run, timings=timer.timings,
+                                server_steps=timer.server_steps)  # fmt: skip
+        if run.dry_run:
+            outcome.total_seconds = timer.total
+            return outcome
+        _seal(run, plan)
+        if not plan.changes_anything:
+            logger.info("the server already holds %s; nothing to import", run.label)
+            outcome.verified = True
+            outcome.total_seconds = timer.total
+            return outcome
+        require_consent(
+            ConsentRequest(env_name, run.label, env.protected, plan.deletions),
+            yes=run.yes,
+            allow_delete=run.allow_delete,
+            confirm=run.confirm,
+        )
+        with timer.step("rollback_point"):
+            outcome.rollback_ref = _save_rollback_point(run, live_dir)
+        try:
+            with timer.step("precheck", server=True):
+                _refuse_if_deploying(client)
+            with timer.step("upload", server=True):
+                _upload(run, client, source, wipe_marker=plan.wipe_marker)
+            outcome.imported = True
+            with timer.step("wait_ready", server=True):
+                client.wait_ready(env.timeouts.ready)
+            _verify(run, client, ref_dir, live_dir, outcome)
+        except AppsyncError as error:
+            if error.hint is None and outcome.rollback_ref:
+                error.hint = "roll back with: " + rollback_command(outcome.rollback_ref, env_name, force=True)
+            raise
+        outcome.verified = True
+        outcome.total_seconds = timer.total
+        return outcome
+
+
+def _plan(run: _Run, client: StructrClient, source: Materialized) -> tuple[ImportPlan, Path]:
+    loaded, env_name, timer = run.loaded, run.env_name, run.timer
+    ref_dir = source.export_dir
+    with timer.step("fetch_live", server=True):
+        live_dir = transfer.fetch_export(loaded, env_name, client, run.workdir / "live")
+    last_dir = _last_export(run)
+    with timer.step("normalize"):
+        normalize_tree(live_dir, loaded.settings.normalize, previous=last_dir or ref_dir)
+    with timer.step("plan"):
+        summary = compare_trees(live_dir, ref_dir)
+        uncommitted = _uncommitted(last_dir, live_dir)
+        wipe_marker = wipes.needs_wipe_marker(ref_dir, live_dir)
+        deletions = {category: list(names) for category, names in summary.deletions.items() if names}
+        if wipe_marker:
+            _add_dom_deletions(deletions, live_dir)
+        referenced = referenced_principals(ref_dir)
+    with timer.step("principals", server=True):
+        existing = client.principal_kinds() if referenced else {}
+    missing = missing_principals(referenced, existing, created=created_by_pre_deploy(ref_dir))
+    plan = ImportPlan(
+        summary=summary,
+        effects=wipes.import_effects(ref_dir, with_data=run.with_data and source.data_dir is not None),
+        deletions=deletions,
+        missing_principals=missing,
+        uncommitted=uncommitted,
+        wipe_marker=wipe_marker,
+    )
+    return plan, live_dir
+
+
+def _add_dom_deletions(deletions: dict[str, list[str]], live_dir: Path) -> None:
+    # Structr's wipe removes every page, component and template the server has; make that visible to consent.
+    for kind in wipes.DOM_KINDS:
+        try:
+            names = sorted(json.loads((live_dir / f"{kind}.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+        merged = sorted(set(deletions.get(kind, [])) | set(names))
+        if merged:
+            deletions[kind] = merged
+
+
+def _last_export(run: _Run) -> Path | None:
+    sha = run.repo.read_ref(last_export_ref(run.env_name))
+    if sha is None:
+        return None
+    export_dir = run.loaded.settings.export_dir
+    if not run.repo.ref_has_path(sha, export_dir):
+        logger.warning("%s holds no %s/ folder; ignoring it", last_export_ref(run.env_name), export_dir)
+        return None
+    target = run.workdir / "last" / Path(export_dir).name
+    target.parent.mkdir(parents=True)
+    with run.timer.step("seal_materialize"):
+        run.repo.materialize(sha, export_dir, target)
+        exporttree.restore_dropped_folders(target)
+        exporttree.strip_placeholders(target)
+    return target
+
+
+def _uncommitted(last_dir: Path | None, live_dir: Path) -> ChangeSummary | None:
+    """Return the server's changes that are in no commit, or None if there are none."""
+    if last_dir is not None:
+        changes = compare_trees(last_dir, live_dir)
+        return None if changes.is_empty else changes
+    # Never exported by appsync: only an empty application counts as sealed (a fresh database).
+    if wipes.dom_entry_count(live_dir) == 0 and not _has_files_or_schema(live_dir):
+        return None
+    return compare_trees(None, live_dir)
+
+
+def _has_files_or_schema(live_dir: Path) -> bool:
+    try:
+        files = json.loads((live_dir / "files.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        files = {}
+    try:
+        schema = json.loads((live_dir / "schema" / "schema.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        schema = {}
+    return bool(files) or bool(schema.get("definitions")) or bool(schema.get("methods"))
+
+
+def _seal(run: _Run, plan: ImportPlan) -> None:
+    if plan.uncommitted is None:
+        return
+    if run.force:
+        logger.warning("the server has changes in no commit; --force: they will be overwritten")
+        return
+    counts = "; ".join(plan.uncommitted.lines()[:3])
+    raise UncommittedServerChanges(
+        f"the server of env {run.env_name!r} has changes that are in no commit ({counts}); nothing was imported",
+        changes=plan.uncommitted,
+        hint=f"run `appsync export --env {run.env_name}` first to keep them, or pass --force to overwrite them",
+    )
+
+
+def _save_rollback_point(run: _Run, live_dir: Path) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = pre_import_prefix(run.env_name) + stamp
+    suffix = 1
+    while run.repo.read_ref(name) is not None:
+        suffix += 1
+        name = f"{pre_import_prefix(run.env_name)}{stamp}-{suffix}"
+    exporttree.add_placeholders(live_dir)
+    message = f"appsync: state of env {run.env_name} before importing {run.label}"
+    sha = run.repo.snapshot_commit(live_dir, run.loaded.settings.export_dir, message)
+    run.repo.update_ref(name, sha)
+    exporttree.strip_placeholders(live_dir)
+    logger.info("rollback point: %s", name)
+    return name
+
+
+def _refuse_if_deploying(client: StructrClient) -> None:
+    # A second deployment while one runs is a silent 200 no-op in Structr (§1.1): refuse it up front.
+    if client.env_info().get("isDeploymentActive") is True:
+        raise DeploymentFailed(
+            "another deployment is running on the server; Structr would silently ignore this import",
+            hint="wait until it is done and run the import again",
+        )
+
+
+def _upload(run: _Run, client: StructrClient, source: Materialized, *, wipe_marker: bool) -> None:
+    export_dir = source.export_dir
+    templates = export_dir / "templates.json"
+    original = templates.read_bytes() if templates.is_file() else None
+    data_in = run.with_data and source.data_dir is not None
+    if wipe_marker:
+        wipes.add_wipe_marker(export_dir)
+    if data_in and source.data_dir is not None:
+        shutil.move(source.data_dir, export_dir / "data")
+    try:
+        transfer.push_import(run.loaded, run.env_name, client, export_dir, with_data=data_in)
+    finally:
+        if wipe_marker:
+            wipes.remove_wipe_marker(export_dir, original)
+        if data_in and source.data_dir is not None:
+            shutil.move(export_dir / "data", source.data_dir)
+
+
+def _verify(run: _Run, client: StructrClient, ref_dir: Path, live_dir: Path, outcome: ImportOutcome) -> None:
+    timer = run.timer
+    with timer.step("verify_export", server=True):
+        check_dir = transfer.fetch_export(run.loaded, run.env_name, client, run.workdir / "verify")
+    with timer.step("verify_compare"):
+        normalize_tree(check_dir, run.loaded.settings.normalize, previous=ref_dir)
+        difference = compare_trees(ref_dir, check_dir)
+        unchanged = compare_trees(live_dir, check_dir).is_empty
+    with timer.step("record"):
+        # Whatever happened, the server now holds check_dir, and appsync put it there: record it so that the
+        # next seal check (and the rollback) does not mistake it for someone's uncommitted edits.
+        exporttree.add_placeholders(check_dir)
+        message = f"appsync: state of env {run.env_name} after importing {run.label}"
+        sha = run.repo.snapshot_commit(check_dir, run.loaded.settings.export_dir, message)
+        run.repo.update_ref(last_export_ref(run.env_name), sha)
+        outcome.last_export_sha = sha
+    if difference.is_empty:
+        return
+    if unchanged:
+        raise DeploymentFailed(
+            "Structr accepted the import but nothing changed on the server (a silent no-op)",
+        )
+    counts = "; ".join(difference.lines()[:3])
+    raise ImportVerificationFailed(
+        f"the server does not hold {run.label} after the import ({counts})",
+        difference=difference,
+        rollback_ref=outcome.rollback_ref,
+        hint=None,
+    )
