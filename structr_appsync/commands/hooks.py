@@ -1,0 +1,101 @@
+"""`appsync hooks install|uninstall|status`: manage the git hook shims."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from structr_appsync import hookscripts
+from structr_appsync.commands._shared import add_json_option, print_json
+from structr_appsync.config import LoadedConfig, load_config
+from structr_appsync.errors import ConfigError
+
+BASE_HOOKS = ("pre-commit", "pre-push")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("hooks", help="install, remove or inspect appsync's git hooks")
+    actions = parser.add_subparsers(dest="hooks_action", metavar="ACTION", required=True)
+    hooks_help = (
+        "comma-separated hooks out of " + ", ".join(hookscripts.HOOK_TYPES) + " or 'all' "
+        "(install default: pre-commit, pre-push and the post-* hooks enabled in appsync.toml; others: all)"
+    )
+
+    install = actions.add_parser("install", help="install the hooks; an existing hook is kept and still runs")
+    install.add_argument("--hooks", help=hooks_help)
+    install.add_argument("--hooks-path", action="store_true", help="install into the directory named by core.hooksPath")
+    install.set_defaults(handler=lambda args: cmd_install(args.hooks, hooks_path=args.hooks_path, config=args.config))
+
+    uninstall = actions.add_parser("uninstall", help="remove appsync's hooks and restore the previous ones")
+    uninstall.add_argument("--hooks", help=hooks_help)
+    uninstall.set_defaults(handler=lambda args: cmd_uninstall(args.hooks))
+
+    status = actions.add_parser("status", help="show which hooks are installed")
+    add_json_option(status)
+    status.set_defaults(handler=lambda args: cmd_status(as_json=args.json))
+
+
+def _default_install_hooks(config: str | None) -> tuple[str, ...]:
+    try:
+        loaded: LoadedConfig | None = load_config(config)
+    except ConfigError:
+        loaded = None
+    chosen = list(BASE_HOOKS)
+    if loaded is not None:
+        hooks = loaded.settings.hooks
+        if hooks.post_merge.enabled:
+            chosen.append("post-merge")
+        if hooks.post_checkout.enabled:
+            chosen.append("post-checkout")
+    return tuple(chosen)
+
+
+def cmd_install(hooks: str | None, *, hooks_path: bool, config: str | None) -> int:
+    hook_types = hookscripts.parse_hook_types(hooks, _default_install_hooks(config) if not hooks else ())
+    location = hookscripts.locate(Path.cwd(), use_hooks_path=hooks_path)
+    for change in hookscripts.install(location, hook_types):
+        print(f"{change.hook_type}: {change.action} ({change.path})")
+    return 0
+
+
+def cmd_uninstall(hooks: str | None) -> int:
+    hook_types = hookscripts.parse_hook_types(hooks, hookscripts.HOOK_TYPES)
+    location = hookscripts.locate(Path.cwd(), use_hooks_path=True)
+    directories = [location]
+    if location.uses_hooks_path:
+        # Hooks installed before core.hooksPath was set still sit in the default directory.
+        directories.append(
+            hookscripts.HookLocation(location.default_dir, location.default_dir, None, location.work_tree)
+        )
+    for where in directories:
+        for change in hookscripts.uninstall(where, hook_types):
+            if change.action != "not installed" or where is location:
+                print(f"{change.hook_type}: {change.action} ({change.path})")
+    return 0
+
+
+def cmd_status(*, as_json: bool) -> int:
+    location = hookscripts.locate(Path.cwd(), use_hooks_path=True)
+    states = hookscripts.status(location)
+    if as_json:
+        print_json(
+            {
+                "hooks_dir": str(location.hooks_dir),
+                "core_hooks_path": location.hooks_path_setting,
+                "hooks": [state.to_json() for state in states],
+            }
+        )
+        return 0
+    print(f"hooks directory: {location.hooks_dir}")
+    if location.uses_hooks_path:
+        print(f"(core.hooksPath = {location.hooks_path_setting}; git ignores {location.default_dir})")
+    for state in states:
+        line = f"{state.hook_type}: {state.state.value}"
+        if state.version is not None and state.state is not hookscripts.HookState.FOREIGN:
+            line += f" (version {state.version})"
+        if state.legacy is not None:
+            line += f", chains to {state.legacy.name}"
+        if state.interpreter and not state.interpreter_ok:
+            line += f"; interpreter {state.interpreter} is gone (falls back to appsync on PATH; reinstall)"
+        print(line)
+    return 0

@@ -1,0 +1,231 @@
+"""What each installed git hook does: the target of the hidden `appsync hook-run <type>`.
+
+Guards first (recursion, APPSYNC_SKIP, missing config), then one action per hook type. Hooks never prompt:
+they run from GUI git clients without a TTY. pre-* hooks can stop the git operation; post-* hooks cannot undo
+it, so they report problems as warnings and return 0 (post-checkout's status would become checkout's status).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from structr_appsync import hookscripts
+from structr_appsync.config import HookConfig, LoadedConfig, load_config
+from structr_appsync.errors import EXIT_FAILED, AppsyncError, CommandError, ConfigError, ServerUnavailable
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_ENV = "APPSYNC_HOOK_ACTIVE"
+SKIP_ENV = "APPSYNC_SKIP"
+NULL_SHA = "0" * 40
+_TRUE_WORDS = {"1", "true", "yes", "on", "all"}
+# Files and folders git keeps in the (per-worktree) git dir while a rebase, merge or similar is unfinished.
+_IN_PROGRESS_MARKERS = ("rebase-merge", "rebase-apply", "MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
+
+
+def skip_reason(hook_type: str, environ: Mapping[str, str]) -> str | None:
+    """Return why the hook must do nothing (recursion guard or APPSYNC_SKIP), or None to run it.
+
+    APPSYNC_SKIP=1 skips every hook; APPSYNC_SKIP=pre-push,post-merge skips the named ones.
+    """
+    if environ.get(ACTIVE_ENV) == "1":
+        return f"{ACTIVE_ENV}=1: started by appsync itself"
+    skip = environ.get(SKIP_ENV, "").strip().lower()
+    if not skip:
+        return None
+    if skip in _TRUE_WORDS or hook_type in {part.strip() for part in skip.split(",")}:
+        return f"{SKIP_ENV}={skip}"
+    return None
+
+
+def _hook_config(loaded: LoadedConfig, hook_type: str) -> HookConfig:
+    hooks = loaded.settings.hooks
+    configs = {
+        "pre-commit": hooks.pre_commit,
+        "pre-push": hooks.pre_push,
+        "post-merge": hooks.post_merge,
+        "post-checkout": hooks.post_checkout,
+    }
+    return configs[hook_type]
+
+
+def run_hook(
+    hook_type: str,
+    args: Sequence[str],
+    *,
+    stdin_text: str = "",
+    cwd: Path | None = None,
+    config_path: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Run the appsync part of an installed hook and return the exit code git should see."""
+    if hook_type not in hookscripts.HOOK_TYPES:
+        logger.error("appsync: unknown hook type %r", hook_type)
+        return EXIT_FAILED
+    where = cwd or Path.cwd()
+    reason = skip_reason(hook_type, os.environ if environ is None else environ)
+    if reason:
+        logger.debug("appsync %s hook skipped (%s)", hook_type, reason)
+        return 0
+    blocking = hook_type.startswith("pre-")
+    try:
+        loaded = load_config(config_path, start=where)
+    except ConfigError as exc:
+        return _report(
+            hook_type,
+            blocking,
+            f"{exc}",
+            "add one with `appsync init`, remove the hooks with `appsync hooks uninstall`, or set APPSYNC_SKIP=1",
+        )
+    hook_config = _hook_config(loaded, hook_type)
+    if not hook_config.enabled:
+        logger.debug("appsync %s hook disabled in %s", hook_type, loaded.path)
+        return 0
+    action = _ACTIONS[hook_type]
+    try:
+        return action(loaded, hook_config, list(args), stdin_text)
+    except ServerUnavailable as exc:
+        if hook_config.on_unreachable == "warn":
+            logger.warning("appsync %s: %s; continuing (hooks.%s.on_unreachable = warn)", hook_type, exc, hook_type)
+            return 0
+        return _report(
+            hook_type,
+            blocking,
+            str(exc),
+            f'start the server, set [hooks.{hook_type}] on_unreachable = "warn", or set APPSYNC_SKIP={hook_type}',
+            exc.exit_code,
+        )
+    except AppsyncError as exc:
+        return _report(
+            hook_type, blocking, str(exc), exc.hint or f"set APPSYNC_SKIP={hook_type} to bypass once", exc.exit_code
+        )
+
+
+def _report(hook_type: str, blocking: bool, message: str, hint: str, code: int = EXIT_FAILED) -> int:
+    if blocking:
+        logger.error("appsync %s: %s", hook_type, message)
+        logger.info("hint: %s", hint)
+        return code or EXIT_FAILED
+    logger.warning("appsync %s: %s (%s)", hook_type, message, hint)
+    return 0
+
+
+def _pre_commit(loaded: LoadedConfig, hook_config: HookConfig, _args: list[str], _stdin: str) -> int:
+    from structr_appsync import exporter
+    from structr_appsync.gitrepo import repo_lock
+
+    env_name = loaded.env_name(hook_config.env)
+    with repo_lock(loaded):
+        outcome = exporter.export_app(loaded, env_name, stage=True)
+    if outcome.changed:
+        logger.info("appsync pre-commit: added the export of env %r to this commit:", env_name)
+        for line in outcome.summary.lines():
+            logger.info("  %s", line)
+    else:
+        logger.debug("appsync pre-commit: env %r has no changes to add", env_name)
+    return 0
+
+
+def _pushes_only_deletions(stdin_text: str) -> bool:
+    lines = [line.split() for line in stdin_text.splitlines() if line.strip()]
+    return bool(lines) and all(len(parts) >= 2 and parts[1] == NULL_SHA for parts in lines)
+
+
+def _pre_push(loaded: LoadedConfig, hook_config: HookConfig, _args: list[str], stdin_text: str) -> int:
+    from structr_appsync import exporter
+
+    if _pushes_only_deletions(stdin_text):
+        return 0
+    env_name = loaded.env_name(hook_config.env)
+    outcome = exporter.check_status(loaded, env_name)
+    if outcome.in_sync:
+        logger.debug("appsync pre-push: env %r is in sync with HEAD", env_name)
+        return 0
+    logger.error("appsync pre-push: push refused: env %r holds changes that are not committed:", env_name)
+    for line in outcome.summary.lines():
+        logger.error("  %s", line)
+    logger.info("hint: run `appsync export --env %s`, then push again (or set APPSYNC_SKIP=pre-push)", env_name)
+    return EXIT_FAILED
+
+
+def _operation_in_progress(root: Path) -> str | None:
+    git_dir = Path(hookscripts.git_query(["rev-parse", "--absolute-git-dir"], root).stdout.strip())
+    for marker in _IN_PROGRESS_MARKERS:
+        if (git_dir / marker).exists():
+            return marker
+    return None
+
+
+def _export_tree(root: Path, rev: str, export_dir: str) -> str | None:
+    result = hookscripts.git_query(["rev-parse", "--verify", "--quiet", f"{rev}:{export_dir}"], root, check=False)
+    return result.stdout.strip() or None
+
+
+def _import_head(loaded: LoadedConfig, hook_config: HookConfig, hook_type: str, previous: str | None) -> int:
+    from structr_appsync import importer
+    from structr_appsync.gitrepo import repo_lock
+
+    root = loaded.root
+    in_progress = _operation_in_progress(root)
+    if in_progress:
+        logger.debug("appsync %s: %s in progress, not importing", hook_type, in_progress)
+        return 0
+    export_dir = loaded.settings.export_dir
+    new_tree = _export_tree(root, "HEAD", export_dir)
+    if new_tree is None:
+        logger.debug("appsync %s: HEAD has no %s/, nothing to import", hook_type, export_dir)
+        return 0
+    if previous is not None and _export_tree(root, previous, export_dir) == new_tree:
+        logger.debug("appsync %s: %s/ unchanged, not importing", hook_type, export_dir)
+        return 0
+    env_name, env_config = loaded.environment(hook_config.env)
+    if env_config.protected:
+        logger.warning(
+            "appsync %s: env %r is protected; hooks never import into it (set [hooks.%s] env to a development env)",
+            hook_type,
+            env_name,
+            hook_type,
+        )
+        return 0
+    never: Callable[[str], bool] = lambda _question: False  # noqa: E731 - hooks never prompt
+    with repo_lock(loaded):
+        outcome = importer.import_ref(
+            loaded, env_name, "HEAD", yes=True, allow_delete=hook_config.allow_delete, confirm=never
+        )
+    logger.info("appsync %s: imported HEAD into env %r: %s", hook_type, env_name, _one_line(outcome))
+    return 0
+
+
+def _one_line(outcome: object) -> str:
+    summary = getattr(outcome, "summary", None)
+    lines = summary.lines() if summary is not None and hasattr(summary, "lines") else []
+    return "; ".join(lines) if lines else "no changes"
+
+
+def _post_merge(loaded: LoadedConfig, hook_config: HookConfig, _args: list[str], _stdin: str) -> int:
+    try:
+        previous = hookscripts.git_query(["rev-parse", "--verify", "--quiet", "ORIG_HEAD"], loaded.root).stdout.strip()
+    except CommandError:
+        previous = ""
+    return _import_head(loaded, hook_config, "post-merge", previous or None)
+
+
+def _post_checkout(loaded: LoadedConfig, hook_config: HookConfig, args: list[str], _stdin: str) -> int:
+    # git passes: previous HEAD, new HEAD, and 1 for a branch checkout (0 for a file checkout).
+    if len(args) < 3 or args[2] != "1":
+        return 0
+    previous, new = args[0], args[1]
+    if previous in (new, NULL_SHA):
+        return 0
+    return _import_head(loaded, hook_config, "post-checkout", previous)
+
+
+_ACTIONS: dict[str, Callable[[LoadedConfig, HookConfig, list[str], str], int]] = {
+    "pre-commit": _pre_commit,
+    "pre-push": _pre_push,
+    "post-merge": _post_merge,
+    "post-checkout": _post_checkout,
+}
