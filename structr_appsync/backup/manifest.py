@@ -1,0 +1,124 @@
+"""The manifest of one backup generation: what was copied, how long the services were down, and with what config."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from structr_appsync.errors import ArchiveError
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_VERSION = 1
+
+# Keys whose values never go into a manifest, wherever they appear in the config snapshot.
+_SECRET_KEY = re.compile(r"pass(word)?|secret|token|credential|api[_-]?key", re.IGNORECASE)
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileEntry(_Model):
+    """One path inside a backed-up tree (relative, POSIX separators)."""
+
+    path: str
+    kind: Literal["file", "dir", "symlink"]
+    size: int = 0
+    mode: int = Field(description="Permission bits of the original (st_mode & 0o7777).")
+    uid: int
+    gid: int
+    mtime_ns: int
+    xxh64: str | None = Field(None, description="xxHash64 (seed 0) of the content, hex; files only.")
+    target: str | None = Field(None, description="Link target; symlinks only.")
+
+
+class TreeManifest(_Model):
+    """One of the two backed-up trees: `neo4j` (the data directory) or `structr` (the Structr directory)."""
+
+    source: str = Field(description="Where the tree was copied from.")
+    entries: list[FileEntry]
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(entry.size for entry in self.entries if entry.kind == "file")
+
+    def files(self) -> dict[str, FileEntry]:
+        return {entry.path: entry for entry in self.entries}
+
+
+class Manifest(_Model):
+    """Written last, atomically: a generation without it is incomplete and never listed."""
+
+    format: int = MANIFEST_VERSION
+    id: str
+    env: str
+    started_at: datetime
+    stopped_at: datetime = Field(description="When the first service stop was issued.")
+    restarted_at: datetime = Field(description="When the last service answered its health check again.")
+    finished_at: datetime
+    downtime_seconds: float
+    copy_seconds: float = Field(description="Part of the downtime spent copying (or running the snapshot command).")
+    method: str = Field(description="How the downtime copy was made: delta, reflink or snapshot.")
+    bytes_total: int
+    bytes_copied_during_downtime: int
+    bytes_new: int = Field(description="Bytes not shared (hard-linked) with the previous generation.")
+    files_total: int
+    structr_version: str | None = None
+    neo4j_version: str | None = None
+    app_commit: str | None = Field(None, description="git HEAD of the app repository at backup time, if known.")
+    config: dict[str, Any] = Field(description="The backup configuration used, without secrets.")
+    trees: dict[str, TreeManifest]
+
+
+def scrub(value: Any) -> Any:
+    """Return ``value`` with password-like keys dropped and credentials removed from URLs and commands."""
+    if isinstance(value, dict):
+        return {key: scrub(item) for key, item in value.items() if not _SECRET_KEY.search(str(key))}
+    if isinstance(value, list | tuple):
+        return [scrub(item) for item in value]
+    if isinstance(value, str):
+        return _URL_USERINFO.sub(r"\g<scheme>***@", value)
+    return value
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> Path:
+    """Write the manifest atomically (temp file, fsync, rename, fsync of the directory), mode 0600."""
+    target = directory / MANIFEST_NAME
+    temporary = directory / f".{MANIFEST_NAME}.tmp"
+    data = manifest.model_dump_json(indent=1).encode("utf-8")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    temporary.replace(target)
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return target
+
+
+def read_manifest(directory: Path) -> Manifest:
+    """Read and validate a generation's manifest.
+
+    Raises:
+        ArchiveError: when it is missing or not a valid manifest.
+    """
+    path = directory / MANIFEST_NAME
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return Manifest.model_validate(raw)
+    except FileNotFoundError as exc:
+        raise ArchiveError(f"{directory.name}: incomplete backup (no {MANIFEST_NAME})") from exc
+    except (OSError, ValueError, ValidationError) as exc:
+        raise ArchiveError(f"{directory.name}: unreadable manifest: {exc}") from exc
