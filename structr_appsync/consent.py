@@ -43,9 +43,7 @@ def _prompt(request: ConsentRequest) -> str:
     return text + " Type yes to go on:"
 
 
-def require_consent(
-    request: ConsentRequest, *, yes: bool, allow_delete: bool, confirm: Confirm | None
-) -> None:
+def require_consent(request: ConsentRequest, *, yes: bool, allow_delete: bool, confirm: Confirm | None) -> None:
     """Return if the import may go on; ask through ``confirm`` (None = not interactive) when the rules say so.
 
     Rules: deletions need --allow-delete or a typed yes, and --yes alone never authorizes one. A protected
@@ -60,7 +58,8 @@ def require_consent(
             if yes and allow_delete:
                 return
             raise RefusedError(
-                f"environment {request.env_name!r} is protected: a non-interactive import needs --yes and --allow-delete",
+                f"environment {request.env_name!r} is protected: "
+                "a non-interactive import needs both --yes and --allow-delete",
                 hint="run it in a terminal to confirm, or pass both flags",
             )
         if not confirm(_prompt(request)):
@@ -69,8 +68,9 @@ def require_consent(
     if deleting and not allow_delete:
         if confirm is None:
             raise RefusedError(
-                f"the import would remove {describe_deletions(request.deletions)}; nothing was changed",
-                hint="pass --allow-delete (--yes alone does not authorize deletions), or run it in a terminal",
+                f"the import would remove {describe_deletions(request.deletions)}: that needs --allow-delete; "
+                "nothing was changed",
+                hint="--yes alone never authorizes a deletion; pass --allow-delete, or run it in a terminal",
             )
         if not confirm(_prompt(request)):
             raise RefusedError("import declined; the server was not changed")

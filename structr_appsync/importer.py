@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from structr_appsync import exporttree, transfer, wipes
+from structr_appsync import server, snapshots, transfer, wipes
 from structr_appsync.config import LoadedConfig
 from structr_appsync.consent import ConsentRequest, require_consent
 from structr_appsync.errors import AppsyncError, DeploymentFailed, RefusedError, VerificationFailed
 from structr_appsync.gitrepo import GitRepo, repo_lock
 from structr_appsync.materialize import Materialized, copy_directory, materialize_ref
-from structr_appsync.normalize import normalize_tree
+from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree
 from structr_appsync.principals import (
     MissingPrincipal,
     created_by_pre_deploy,
@@ -30,12 +30,13 @@ from structr_appsync.principals import (
     referenced_principals,
 )
 from structr_appsync.server import StructrClient
-from structr_appsync.summary import ChangeSummary, compare_trees
+from structr_appsync.summary import ChangeSummary
 from structr_appsync.timing import StepTimer
 
 logger = logging.getLogger(__name__)
 
 Confirm = Callable[[str], bool]
+PlanCallback = Callable[["ImportPlan"], None]
 
 
 def last_export_ref(env_name: str) -> str:
@@ -123,6 +124,7 @@ class _Run:
     allow_delete: bool
     with_data: bool
     confirm: Confirm | None
+    on_plan: PlanCallback | None
 
 
 def import_ref(
@@ -136,10 +138,12 @@ def import_ref(
     allow_delete: bool = False,
     with_data: bool = False,
     confirm: Confirm | None = None,
+    on_plan: PlanCallback | None = None,
 ) -> ImportOutcome:
     """Import the export folder of git ``ref`` into environment ``env_name`` and verify the result.
 
     ``confirm`` asks the user a question and returns True for a typed yes; None means not interactive.
+    ``on_plan`` receives the plan before anything is asked or changed (the CLI prints it there).
 
     Raises:
         RefNotFound: the ref does not exist or holds no deployment export.
@@ -153,7 +157,7 @@ def import_ref(
         repo = GitRepo.open(loaded.root)
         sha = repo.resolve(ref)
         run = _Run(loaded, env_name, ref, sha, repo, workdir, timer, dry_run, yes, force, allow_delete, with_data,
-                   confirm)  # fmt: skip
+                   confirm, on_plan)  # fmt: skip
         with timer.step("materialize"):
             source = materialize_ref(repo, sha, ref, loaded.settings.export_dir, workdir)
         return _execute(run, source)
@@ -171,6 +175,7 @@ def import_directory(
     allow_delete: bool = False,
     with_data: bool = False,
     confirm: Confirm | None = None,
+    on_plan: PlanCallback | None = None,
 ) -> ImportOutcome:
     """Import an export folder from disk (the working tree, for `watch`) like import_ref does a ref.
 
@@ -181,7 +186,7 @@ def import_directory(
     with repo_lock(loaded), _workdir() as workdir:
         repo = GitRepo.open(loaded.root)
         run = _Run(loaded, env_name, label, None, repo, workdir, timer, dry_run, yes, force, allow_delete, with_data,
-                   confirm)  # fmt: skip
+                   confirm, on_plan)  # fmt: skip
         with timer.step("materialize"):
             source = copy_directory(source_dir, label, workdir)
         return _execute(run, source)
@@ -199,11 +204,14 @@ def _workdir() -> Iterator[Path]:
 def _execute(run: _Run, source: Materialized) -> ImportOutcome:
     loaded, env_name, timer = run.loaded, run.env_name, run.timer
     env = loaded.settings.env[env_name]
-    ref_dir = source.export_dir
     with timer.step("normalize"):
-        normalize_tree(ref_dir, loaded.settings.normalize)
+        normalize_tree(source.export_dir, loaded.settings.normalize)
+    with timer.step("hash_ref"):
+        ref_tree = snapshots.hash_export(run.repo, source.export_dir)
     with StructrClient.for_env(loaded, env_name) as client:
-        plan, live_dir = _plan(run, client, source)
+        plan, live_tree = _plan(run, client, source, ref_tree)
+        if run.on_plan is not None:
+            run.on_plan(plan)
         outcome = ImportOutcome(env_name, run.label, run.sha, plan, run.dry_run, timings=timer.timings,
                                 server_steps=timer.server_steps)  # fmt: skip
         if run.dry_run:
@@ -222,7 +230,7 @@ def _execute(run: _Run, source: Materialized) -> ImportOutcome:
             confirm=run.confirm,
         )
         with timer.step("rollback_point"):
-            outcome.rollback_ref = _save_rollback_point(run, live_dir)
+            outcome.rollback_ref = _save_rollback_point(run, live_tree)
         try:
             with timer.step("precheck", server=True):
                 _refuse_if_deploying(client)
@@ -231,7 +239,7 @@ def _execute(run: _Run, source: Materialized) -> ImportOutcome:
             outcome.imported = True
             with timer.step("wait_ready", server=True):
                 client.wait_ready(env.timeouts.ready)
-            _verify(run, client, ref_dir, live_dir, outcome)
+            _verify(run, client, source.export_dir, ref_tree, live_tree, outcome)
         except AppsyncError as error:
             if error.hint is None and outcome.rollback_ref:
                 error.hint = "roll back with: " + rollback_command(outcome.rollback_ref, env_name, force=True)
@@ -241,24 +249,26 @@ def _execute(run: _Run, source: Materialized) -> ImportOutcome:
         return outcome
 
 
-def _plan(run: _Run, client: StructrClient, source: Materialized) -> tuple[ImportPlan, Path]:
-    loaded, env_name, timer = run.loaded, run.env_name, run.timer
+def _plan(run: _Run, client: StructrClient, source: Materialized, ref_tree: str) -> tuple[ImportPlan, str]:
+    loaded, env_name, timer, repo = run.loaded, run.env_name, run.timer, run.repo
     ref_dir = source.export_dir
     with timer.step("fetch_live", server=True):
         live_dir = transfer.fetch_export(loaded, env_name, client, run.workdir / "live")
-    last_dir = _last_export(run)
+    last_tree = _last_export_tree(run)
     with timer.step("normalize"):
-        normalize_tree(live_dir, loaded.settings.normalize, previous=last_dir or ref_dir)
+        normalize_tree(live_dir, loaded.settings.normalize, previous=_previous_conf(run, last_tree, ref_dir))
+    with timer.step("hash_live"):
+        live_tree = snapshots.hash_export(repo, live_dir)
     with timer.step("plan"):
-        summary = compare_trees(live_dir, ref_dir)
-        uncommitted = _uncommitted(last_dir, live_dir)
+        summary = snapshots.summarize(repo, live_tree, ref_tree)
+        uncommitted = _uncommitted(run, last_tree, live_tree, live_dir)
         wipe_marker = wipes.needs_wipe_marker(ref_dir, live_dir)
         deletions = {category: list(names) for category, names in summary.deletions.items() if names}
         if wipe_marker:
             _add_dom_deletions(deletions, live_dir)
         referenced = referenced_principals(ref_dir)
     with timer.step("principals", server=True):
-        existing = client.principal_kinds() if referenced else {}
+        existing = server.principal_kinds(client) if referenced else {}
     missing = missing_principals(referenced, existing, created=created_by_pre_deploy(ref_dir))
     plan = ImportPlan(
         summary=summary,
@@ -268,47 +278,52 @@ def _plan(run: _Run, client: StructrClient, source: Materialized) -> tuple[Impor
         uncommitted=uncommitted,
         wipe_marker=wipe_marker,
     )
-    return plan, live_dir
+    return plan, live_tree
 
 
 def _add_dom_deletions(deletions: dict[str, list[str]], live_dir: Path) -> None:
     # Structr's wipe removes every page, component and template the server has; make that visible to consent.
     for kind in wipes.DOM_KINDS:
         try:
-            names = sorted(json.loads((live_dir / f"{kind}.json").read_text(encoding="utf-8")))
+            names = json.loads((live_dir / f"{kind}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        merged = sorted(set(deletions.get(kind, [])) | set(names))
+        merged = sorted(set(deletions.get(kind, [])) | {str(name) for name in names})
         if merged:
             deletions[kind] = merged
 
 
-def _last_export(run: _Run) -> Path | None:
+def _last_export_tree(run: _Run) -> str | None:
     sha = run.repo.read_ref(last_export_ref(run.env_name))
     if sha is None:
         return None
-    export_dir = run.loaded.settings.export_dir
-    if not run.repo.ref_has_path(sha, export_dir):
-        logger.warning("%s holds no %s/ folder; ignoring it", last_export_ref(run.env_name), export_dir)
-        return None
-    target = run.workdir / "last" / Path(export_dir).name
-    target.parent.mkdir(parents=True)
-    with run.timer.step("seal_materialize"):
-        run.repo.materialize(sha, export_dir, target)
-        exporttree.restore_dropped_folders(target)
-        exporttree.strip_placeholders(target)
-    return target
+    tree = run.repo.tree_id(sha, run.loaded.settings.export_dir)
+    if tree is None:
+        logger.warning("%s holds no export folder; ignoring it", last_export_ref(run.env_name))
+    return tree
 
 
-def _uncommitted(last_dir: Path | None, live_dir: Path) -> ChangeSummary | None:
+def _previous_conf(run: _Run, last_tree: str | None, ref_dir: Path) -> Path:
+    # normalize_tree pins the build stamp to the previous export's; that is the last export if there is one.
+    if last_tree is None:
+        return ref_dir
+    folder = run.workdir / "previous"
+    folder.mkdir(exist_ok=True)
+    content = run.repo.read_blob(last_tree, DEPLOYMENT_CONF)
+    if content is not None:
+        (folder / DEPLOYMENT_CONF).write_bytes(content)
+    return folder
+
+
+def _uncommitted(run: _Run, last_tree: str | None, live_tree: str, live_dir: Path) -> ChangeSummary | None:
     """Return the server's changes that are in no commit, or None if there are none."""
-    if last_dir is not None:
-        changes = compare_trees(last_dir, live_dir)
+    if last_tree is not None:
+        changes = snapshots.summarize(run.repo, last_tree, live_tree)
         return None if changes.is_empty else changes
     # Never exported by appsync: only an empty application counts as sealed (a fresh database).
     if wipes.dom_entry_count(live_dir) == 0 and not _has_files_or_schema(live_dir):
         return None
-    return compare_trees(None, live_dir)
+    return snapshots.summarize(run.repo, None, live_tree)
 
 
 def _has_files_or_schema(live_dir: Path) -> bool:
@@ -320,14 +335,16 @@ def _has_files_or_schema(live_dir: Path) -> bool:
         schema = json.loads((live_dir / "schema" / "schema.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         schema = {}
-    return bool(files) or bool(schema.get("definitions")) or bool(schema.get("methods"))
+    definitions = schema.get("definitions") if isinstance(schema, dict) else None
+    methods = schema.get("methods") if isinstance(schema, dict) else None
+    return bool(files) or bool(definitions) or bool(methods)
 
 
 def _seal(run: _Run, plan: ImportPlan) -> None:
     if plan.uncommitted is None:
         return
     if run.force:
-        logger.warning("the server has changes in no commit; --force: they will be overwritten")
+        logger.warning("the server has changes that are in no commit; --force: they will be overwritten")
         return
     counts = "; ".join(plan.uncommitted.lines()[:3])
     raise UncommittedServerChanges(
@@ -337,18 +354,15 @@ def _seal(run: _Run, plan: ImportPlan) -> None:
     )
 
 
-def _save_rollback_point(run: _Run, live_dir: Path) -> str:
+def _save_rollback_point(run: _Run, live_tree: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     name = pre_import_prefix(run.env_name) + stamp
     suffix = 1
     while run.repo.read_ref(name) is not None:
         suffix += 1
         name = f"{pre_import_prefix(run.env_name)}{stamp}-{suffix}"
-    exporttree.add_placeholders(live_dir)
     message = f"appsync: state of env {run.env_name} before importing {run.label}"
-    sha = run.repo.snapshot_commit(live_dir, run.loaded.settings.export_dir, message)
-    run.repo.update_ref(name, sha)
-    exporttree.strip_placeholders(live_dir)
+    snapshots.record(run.repo, live_tree, run.loaded.settings.export_dir, name, message)
     logger.info("rollback point: %s", name)
     return name
 
@@ -380,27 +394,30 @@ def _upload(run: _Run, client: StructrClient, source: Materialized, *, wipe_mark
             shutil.move(export_dir / "data", source.data_dir)
 
 
-def _verify(run: _Run, client: StructrClient, ref_dir: Path, live_dir: Path, outcome: ImportOutcome) -> None:
-    timer = run.timer
+def _verify(
+    run: _Run, client: StructrClient, ref_dir: Path, ref_tree: str, live_tree: str, outcome: ImportOutcome
+) -> None:
+    timer, repo = run.timer, run.repo
     with timer.step("verify_export", server=True):
         check_dir = transfer.fetch_export(run.loaded, run.env_name, client, run.workdir / "verify")
     with timer.step("verify_compare"):
         normalize_tree(check_dir, run.loaded.settings.normalize, previous=ref_dir)
-        difference = compare_trees(ref_dir, check_dir)
-        unchanged = compare_trees(live_dir, check_dir).is_empty
+        check_tree = snapshots.hash_export(repo, check_dir)
+        difference = snapshots.summarize(repo, ref_tree, check_tree)
+        difference = snapshots.drop_conf_noise(repo, difference, ref_tree, check_tree)
     with timer.step("record"):
-        # Whatever happened, the server now holds check_dir, and appsync put it there: record it so that the
-        # next seal check (and the rollback) does not mistake it for someone's uncommitted edits.
-        exporttree.add_placeholders(check_dir)
+        # Whatever happened, the server now holds check_tree, and appsync put it there: record it so that the
+        # next seal check (and a rollback) does not take it for someone's uncommitted edits.
         message = f"appsync: state of env {run.env_name} after importing {run.label}"
-        sha = run.repo.snapshot_commit(check_dir, run.loaded.settings.export_dir, message)
-        run.repo.update_ref(last_export_ref(run.env_name), sha)
-        outcome.last_export_sha = sha
+        outcome.last_export_sha = snapshots.record(
+            repo, check_tree, run.loaded.settings.export_dir, last_export_ref(run.env_name), message
+        )
     if difference.is_empty:
         return
-    if unchanged:
+    if check_tree == live_tree:
         raise DeploymentFailed(
             "Structr accepted the import but nothing changed on the server (a silent no-op)",
+            hint="the server still holds its previous state; look at Structr's log and run the import again",
         )
     counts = "; ".join(difference.lines()[:3])
     raise ImportVerificationFailed(
