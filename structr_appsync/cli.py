@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 # Each module in structr_appsync.commands exposes register(subparsers); the parser it adds sets
 # `handler`, a callable taking the parsed namespace and returning an exit code.
-COMMAND_MODULES: tuple[str, ...] = ("hooks", "hook_run", "backup")
+COMMAND_MODULES: tuple[str, ...] = ("hooks", "hook_run", "backup", "import_ref")
 
 Handler = Callable[[argparse.Namespace], int]
 
