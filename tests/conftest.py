@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.neo4j.pytest_fixtures", "tests.structr_emulator.pytest_fixtures"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,44 @@
+"""pytest fixtures: `emulator`, `emulator_factory`, `meetdown_emulator` (registered via tests/conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.paths import FIXTURES
+from tests.structr_emulator.harness import Emulator
+
+EmulatorFactory = Callable[..., Emulator]
+
+
+@pytest.fixture
+def emulator_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorFactory]:
+    """Call with optional data_dir= and Emulator options; every emulator made is stopped at teardown."""
+    made: list[Emulator] = []
+
+    def make(data_dir: Path | None = None, **options: Any) -> Emulator:
+        emulator = Emulator(data_dir or tmp_path_factory.mktemp("structr-data"), **options)
+        made.append(emulator)
+        emulator.start()
+        return emulator
+
+    yield make
+    for emulator in made:
+        emulator.stop()
+
+
+@pytest.fixture
+def emulator(emulator_factory: EmulatorFactory) -> Emulator:
+    """A fresh emulator (6.1.0, admin/admin), stopped after the test."""
+    return emulator_factory()
+
+
+@pytest.fixture
+def meetdown_emulator(emulator_factory: EmulatorFactory) -> Emulator:
+    """A fresh emulator with the meetdown fixture imported."""
+    emulator = emulator_factory()
+    emulator.import_dir(FIXTURES / "meetdown")
+    return emulator
