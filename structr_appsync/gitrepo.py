@@ -232,8 +232,8 @@ class GitRepo:
         if tree is None:
             raise RefNotFound(f"{ref!r} holds no {subdir}/ folder")
         dest.mkdir(parents=True, exist_ok=True)
-        with self.temporary_dir() as tmp:
-            env = {"GIT_INDEX_FILE": str(tmp / "index")}
+        with tempfile.TemporaryDirectory(prefix="appsync-index-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             self.git("read-tree", tree, env=env)
             prefix = str(dest.resolve()) + os.sep
             self.git("checkout-index", "-a", "-f", f"--prefix={prefix}", env=env)
@@ -259,6 +259,8 @@ class GitRepo:
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                base.rmdir()  # only when no other run uses it
 
     def scratch_objects_env(self, scratch: Path) -> dict[str, str]:
         """Environment that sends new objects to ``scratch`` while reading the repository's own (no writes)."""
@@ -274,10 +276,10 @@ class GitRepo:
 
         Uses a throwaway index, so neither the user's index nor the working tree is touched.
         """
-        with self.temporary_dir() as tmp:
+        with tempfile.TemporaryDirectory(prefix="appsync-index-") as tmp:
             full_env = {
                 **(env or {}),
-                "GIT_INDEX_FILE": str(tmp / "index"),
+                "GIT_INDEX_FILE": str(Path(tmp) / "index"),
                 "GIT_WORK_TREE": str(source.resolve()),
                 "GIT_DIR": str(self.git_dir),
             }
@@ -344,8 +346,8 @@ class GitRepo:
         Returns the new commit, or None when those paths did not change.
         """
         head = self.head_sha()
-        with self.temporary_dir() as tmp:
-            env = {"GIT_INDEX_FILE": str(tmp / "index")}
+        with tempfile.TemporaryDirectory(prefix="appsync-index-") as tmp:
+            env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             if head:
                 self.git("read-tree", head, env=env)
             self.git("add", "-A", "-f", "--", *paths, env=env)

@@ -103,26 +103,25 @@ class ChangeSummary:
         return result
 
     def subject(self) -> str:
-        """A short commit subject: "Change page home", "Update 3 pages, 2 files", or "No changes"."""
+        """A short lower-case phrase: "change page home", "update 3 pages, 2 files", or "no changes"."""
         active = [
-            (key, s, p, self.categories[key])
-            for key, s, p in CATEGORIES
+            (singular, plural, self.categories[key])
+            for key, singular, plural in CATEGORIES
             if key in self.categories and self.categories[key].total
         ]
         if not active:
-            return "No changes"
-        if len(active) == 1 and active[0][3].total == 1:
-            _key, singular, _plural, changes = active[0]
-            for kind, verb in (("added", "Add"), ("changed", "Change"), ("removed", "Remove")):
+            return "no changes"
+        if len(active) == 1 and active[0][2].total == 1 and not self.initial:
+            singular, _plural, changes = active[0]
+            for kind, verb in (("added", "add"), ("changed", "change"), ("removed", "remove")):
                 names = getattr(changes, kind)
                 if names:
                     return f"{verb} {singular} {names[0]}"
-        verb = "Initial export:" if self.initial else "Update"
-        pieces = [f"{c.total} {p if c.total != 1 else s}" for _k, s, p, c in active]
+        pieces = [f"{c.total} {plural if c.total != 1 else singular}" for singular, plural, c in active]
         text = ", ".join(pieces[:4])
         if len(pieces) > 4:
             text += f" and {len(pieces) - 4} more kinds"
-        return f"{verb} {text}"
+        return f"initial export of {text}" if self.initial else f"update {text}"
 
     def to_json(self) -> dict[str, Any]:
         return {
