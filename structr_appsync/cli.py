@@ -19,7 +19,17 @@ logger = logging.getLogger(__name__)
 
 # Each module in structr_appsync.commands exposes register(subparsers); the parser it adds sets
 # `handler`, a callable taking the parsed namespace and returning an exit code.
-COMMAND_MODULES: tuple[str, ...] = ("hooks", "hook_run", "backup", "import_ref")
+COMMAND_MODULES: tuple[str, ...] = (
+    "init",
+    "export",
+    "status",
+    "diff",
+    "log",
+    "hooks",
+    "hook_run",
+    "backup",
+    "import_ref",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 

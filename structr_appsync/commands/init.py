@@ -1,0 +1,97 @@
+"""`appsync init`: write appsync.toml, create the git repository if needed, and a .gitignore. Never asks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from structr_appsync.config import CONFIG_FILE_NAME, DEFAULT_PASSWORD_ENV, parse_config
+from structr_appsync.errors import EXIT_OK, RefusedError, UsageError
+from structr_appsync.gitrepo import GitRepo
+
+GITIGNORE_LINES = ("# appsync: local state, never versioned", ".appsync/")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "init",
+        help="write appsync.toml, create the git repository if needed, and a .gitignore",
+        description="Set up the current directory (or the root of the git repository it is in) without asking.",
+    )
+    parser.add_argument("--url", required=True, help="Structr base URL, e.g. http://localhost:8082")
+    parser.add_argument("--user", default=None, help="admin user (default: $APPSYNC_USER, then admin)")
+    parser.add_argument("--export-dir", default="webapp", help="folder holding the export (default: webapp)")
+    parser.add_argument("--env", default="dev", help="name of the environment (default: dev)")
+    parser.add_argument(
+        "--password-env", default=DEFAULT_PASSWORD_ENV, help="variable holding the password (default: %(default)s)"
+    )
+    parser.add_argument("--transfer", choices=("zip", "path"), default="zip", help="transfer mode (default: zip)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing appsync.toml")
+    parser.set_defaults(handler=_handle)
+
+
+def _quote(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid TOML basic string
+
+
+def render_config(*, url: str, user: str | None, export_dir: str, env: str, password_env: str, transfer: str) -> str:
+    """The text of a new appsync.toml."""
+    lines = [
+        "# appsync configuration; reference: README.md, section Configuration",
+        f"export_dir = {_quote(export_dir)}",
+        f"default_env = {_quote(env)}",
+        "",
+        f"[env.{_quote(env)}]",
+        f"url = {_quote(url)}",
+    ]
+    if user:
+        lines.append(f"user = {_quote(user)}")
+    lines += [
+        f'password_env = {_quote(password_env)}   # or password_file = "/path/to/0600-file"',
+        f'transfer = {_quote(transfer)}                    # or "path" (Structr on this host or a shared volume)',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _update_gitignore(root: Path) -> bool:
+    path = root / ".gitignore"
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    missing = [line for line in GITIGNORE_LINES if line not in existing.splitlines()]
+    if not missing:
+        return False
+    prefix = "" if not existing or existing.endswith("\n") else "\n"
+    path.write_text(existing + prefix + "\n".join(missing) + "\n", encoding="utf-8")
+    return True
+
+
+def _handle(args: argparse.Namespace) -> int:
+    here = Path.cwd()
+    root = GitRepo.find_root(here)
+    created_repo = root is None
+    target_root = here if root is None else root
+    config_path = Path(args.config).resolve() if args.config else target_root / CONFIG_FILE_NAME
+    if config_path.exists() and not args.force:
+        raise RefusedError(f"{config_path} already exists", hint="pass --force to overwrite it")
+    text = render_config(
+        url=args.url,
+        user=args.user,
+        export_dir=args.export_dir,
+        env=args.env,
+        password_env=args.password_env,
+        transfer=args.transfer,
+    )
+    try:
+        parse_config(text, config_path)
+    except ValueError as exc:
+        raise UsageError(str(exc).replace(f"invalid config {config_path}: ", "invalid option: ")) from exc
+    if created_repo:
+        GitRepo.init(target_root)
+    config_path.write_text(text, encoding="utf-8")
+    _update_gitignore(target_root)
+    print(f"wrote {config_path} (env {args.env}: {args.url}, export folder {args.export_dir}/)")
+    if created_repo:
+        print(f"created a git repository in {target_root}")
+    print(f"next: {args.password_env}=... appsync export")
+    return EXIT_OK
