@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "log",
     "hooks",
     "hook_run",
+    "watch",
     "backup",
     "import_ref",
 )

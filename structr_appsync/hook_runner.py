@@ -14,7 +14,8 @@ from pathlib import Path
 
 from structr_appsync import hookscripts
 from structr_appsync.config import HookConfig, LoadedConfig, load_config
-from structr_appsync.errors import EXIT_FAILED, AppsyncError, CommandError, ConfigError, ServerUnavailable
+from structr_appsync.errors import EXIT_FAILED, AppsyncError, ConfigError, ServerUnavailable
+from structr_appsync.gitrepo import GitRepo, repo_lock
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +116,11 @@ def _report(hook_type: str, blocking: bool, message: str, hint: str, code: int =
 
 def _pre_commit(loaded: LoadedConfig, hook_config: HookConfig, _args: list[str], _stdin: str) -> int:
     from structr_appsync import exporter
-    from structr_appsync.gitrepo import repo_lock
 
     env_name = loaded.env_name(hook_config.env)
+    # stage=True: update the export folder and add it to the index of the commit being made. git sets
+    # GIT_INDEX_FILE for commit hooks (a temporary index for `commit -a` or `commit <paths>`); it is inherited,
+    # so the export lands in the index git is about to commit.
     with repo_lock(loaded):
         outcome = exporter.export_app(loaded, env_name, stage=True)
     if outcome.changed:
@@ -151,34 +154,28 @@ def _pre_push(loaded: LoadedConfig, hook_config: HookConfig, _args: list[str], s
     return EXIT_FAILED
 
 
-def _operation_in_progress(root: Path) -> str | None:
-    git_dir = Path(hookscripts.git_query(["rev-parse", "--absolute-git-dir"], root).stdout.strip())
+def _operation_in_progress(repo: GitRepo) -> str | None:
+    # The per-worktree git dir: a rebase in another worktree does not count.
     for marker in _IN_PROGRESS_MARKERS:
-        if (git_dir / marker).exists():
+        if (repo.git_dir / marker).exists():
             return marker
     return None
 
 
-def _export_tree(root: Path, rev: str, export_dir: str) -> str | None:
-    result = hookscripts.git_query(["rev-parse", "--verify", "--quiet", f"{rev}:{export_dir}"], root, check=False)
-    return result.stdout.strip() or None
-
-
 def _import_head(loaded: LoadedConfig, hook_config: HookConfig, hook_type: str, previous: str | None) -> int:
     from structr_appsync import importer
-    from structr_appsync.gitrepo import repo_lock
 
-    root = loaded.root
-    in_progress = _operation_in_progress(root)
+    repo = GitRepo.open(loaded.root)
+    in_progress = _operation_in_progress(repo)
     if in_progress:
         logger.debug("appsync %s: %s in progress, not importing", hook_type, in_progress)
         return 0
     export_dir = loaded.settings.export_dir
-    new_tree = _export_tree(root, "HEAD", export_dir)
+    new_tree = repo.tree_id("HEAD", export_dir)
     if new_tree is None:
         logger.debug("appsync %s: HEAD has no %s/, nothing to import", hook_type, export_dir)
         return 0
-    if previous is not None and _export_tree(root, previous, export_dir) == new_tree:
+    if previous is not None and repo.tree_id(previous, export_dir) == new_tree:
         logger.debug("appsync %s: %s/ unchanged, not importing", hook_type, export_dir)
         return 0
     env_name, env_config = loaded.environment(hook_config.env)
@@ -190,27 +187,19 @@ def _import_head(loaded: LoadedConfig, hook_config: HookConfig, hook_type: str, 
             hook_type,
         )
         return 0
-    never: Callable[[str], bool] = lambda _question: False  # noqa: E731 - hooks never prompt
-    with repo_lock(loaded):
-        outcome = importer.import_ref(
-            loaded, env_name, "HEAD", yes=True, allow_delete=hook_config.allow_delete, confirm=never
-        )
-    logger.info("appsync %s: imported HEAD into env %r: %s", hook_type, env_name, _one_line(outcome))
+    # import_ref takes the repository lock itself. confirm=None: hooks never prompt (GUI clients have no TTY),
+    # so a deletion needs allow_delete in the hook's config, and the seal check (server changes in no commit)
+    # is never forced.
+    outcome = importer.import_ref(loaded, env_name, "HEAD", yes=True, allow_delete=hook_config.allow_delete)
+    changes = "; ".join(outcome.plan.summary.lines()) or "no changes"
+    logger.info("appsync %s: imported HEAD into env %r: %s", hook_type, env_name, changes)
     return 0
 
 
-def _one_line(outcome: object) -> str:
-    summary = getattr(outcome, "summary", None)
-    lines = summary.lines() if summary is not None and hasattr(summary, "lines") else []
-    return "; ".join(lines) if lines else "no changes"
-
-
 def _post_merge(loaded: LoadedConfig, hook_config: HookConfig, _args: list[str], _stdin: str) -> int:
-    try:
-        previous = hookscripts.git_query(["rev-parse", "--verify", "--quiet", "ORIG_HEAD"], loaded.root).stdout.strip()
-    except CommandError:
-        previous = ""
-    return _import_head(loaded, hook_config, "post-merge", previous or None)
+    # ORIG_HEAD is where the branch was before the merge (merge and pull set it).
+    previous = GitRepo.open(loaded.root).read_ref("ORIG_HEAD")
+    return _import_head(loaded, hook_config, "post-merge", previous)
 
 
 def _post_checkout(loaded: LoadedConfig, hook_config: HookConfig, args: list[str], _stdin: str) -> int:

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from structr_appsync import process
-from structr_appsync.errors import CommandError, HookError
+from structr_appsync.errors import GitError, HookError
+from structr_appsync.gitrepo import GitRepo
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class HookLocation:
     hooks_dir: Path
     default_dir: Path
     hooks_path_setting: str | None
-    work_tree: Path | None
+    work_tree: Path
 
     @property
     def uses_hooks_path(self) -> bool:
@@ -113,39 +113,27 @@ def parse_hook_types(text: str | None, default: Sequence[str]) -> tuple[str, ...
     return tuple(chosen)
 
 
-def git_query(args: Sequence[str], cwd: Path, *, check: bool = True) -> process.Result:
-    """Run a read-only git plumbing command (rev-parse, config --get) through the process gateway."""
-    # TODO(gitrepo): move to structr_appsync.gitrepo once it offers the hooks directory and config lookups;
-    # this only reads repository layout and config, it never writes.
-    return process.run(["git", *args], cwd=cwd, check=check, timeout=60)
-
-
 def locate(start: Path, *, use_hooks_path: bool) -> HookLocation:
     """Return the hooks directory of the repository around ``start``.
 
     Raises:
-        HookError: outside a git repository, or when core.hooksPath is set and ``use_hooks_path`` is false.
+        HookError: outside a git working tree, or when core.hooksPath is set and ``use_hooks_path`` is false.
     """
     try:
-        layout = git_query(["rev-parse", "--path-format=absolute", "--git-common-dir", "--is-bare-repository"], start)
-    except CommandError as exc:
-        raise HookError(f"{start} is not inside a git repository", hint="run `git init` first") from exc
-    common_dir_text, bare_text = layout.stdout.splitlines()[:2]
-    common_dir = Path(common_dir_text)
-    work_tree: Path | None = None
-    if bare_text.strip() != "true":
-        work_tree = Path(git_query(["rev-parse", "--show-toplevel"], start).stdout.strip())
-    default_dir = common_dir / "hooks"
-    setting_result = git_query(["config", "--type=path", "--get", "core.hooksPath"], start, check=False)
-    setting = setting_result.stdout.strip() or None
+        repo = GitRepo.open(start)
+    except GitError as exc:
+        raise HookError(str(exc), hint=exc.hint) from exc
+    # Hooks are shared by all worktrees: they live in the common git dir.
+    default_dir = repo.common_dir / "hooks"
+    setting = repo.git("config", "--type=path", "--get", "core.hooksPath", check=False).stdout.strip() or None
     if setting is None:
-        return HookLocation(default_dir, default_dir, None, work_tree)
-    # Git resolves a relative core.hooksPath against the directory hooks run in: the work tree (or the bare git dir).
+        return HookLocation(default_dir, default_dir, None, repo.root)
+    # Git resolves a relative core.hooksPath against the directory hooks run in: the top of the work tree.
     configured = Path(setting).expanduser()
     if not configured.is_absolute():
-        configured = (work_tree or common_dir) / configured
+        configured = repo.root / configured
     if configured.resolve() == default_dir.resolve():
-        return HookLocation(default_dir, default_dir, setting, work_tree)
+        return HookLocation(default_dir, default_dir, setting, repo.root)
     if not use_hooks_path:
         raise HookError(
             f"core.hooksPath is set to {setting!r}, so git ignores {default_dir}; another hook manager may own it",
@@ -154,7 +142,7 @@ def locate(start: Path, *, use_hooks_path: bool) -> HookLocation:
                 "or remove the setting with `git config --unset core.hooksPath`"
             ),
         )
-    return HookLocation(configured, default_dir, setting, work_tree)
+    return HookLocation(configured, default_dir, setting, repo.root)
 
 
 def _template_text() -> str:

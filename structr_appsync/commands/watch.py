@@ -1,0 +1,90 @@
+"""`appsync watch`: import local edits of the export folder into a development Structr as they happen."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+
+from structr_appsync.commands._shared import add_env_option, load
+from structr_appsync.errors import UsageError
+from structr_appsync.watch_session import WatchSession
+
+_CHECK_SECONDS = 1.0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "watch", help="import edits of the export folder into a development env as you save them"
+    )
+    add_env_option(parser)
+    parser.add_argument("--debounce", type=float, help="quiet seconds after the last save (default: [watch] setting)")
+    parser.add_argument(
+        "--export-every",
+        type=float,
+        metavar="MINUTES",
+        help="also export and commit server changes every MINUTES (default: [watch] export_interval_minutes)",
+    )
+    parser.add_argument("--no-export", action="store_true", help="never export, even if the config sets an interval")
+    parser.set_defaults(
+        handler=lambda args: cmd_watch(
+            args, env=args.env, debounce=args.debounce, export_every=args.export_every, no_export=args.no_export
+        )
+    )
+
+
+def _say(message: str) -> None:
+    sys.stdout.write(f"{time.strftime('%H:%M:%S')} {message}\n")
+    sys.stdout.flush()
+
+
+def cmd_watch(
+    args: argparse.Namespace, *, env: str | None, debounce: float | None, export_every: float | None, no_export: bool
+) -> int:
+    loaded = load(args)
+    settings = loaded.settings.watch
+    env_name = loaded.env_name(env or settings.env)
+    debounce_seconds = debounce if debounce is not None else settings.debounce_seconds
+    if debounce_seconds <= 0:
+        raise UsageError("--debounce must be positive")
+    minutes = None if no_export else (export_every if export_every is not None else settings.export_interval_minutes)
+    if minutes is not None and minutes <= 0:
+        raise UsageError("--export-every must be positive")
+    session = WatchSession(
+        loaded,
+        env_name,
+        report=_say,
+        debounce=debounce_seconds,
+        export_interval=minutes * 60 if minutes else None,
+        allow_delete=settings.allow_delete,
+    )
+    stop = threading.Event()
+    received: list[str] = []
+
+    def _request_stop(signum: int, _frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        session.start()
+        export_note = f"; exporting every {minutes:g} min" if minutes else ""
+        _say(
+            f"watching {session.folder} -> env {env_name!r} (debounce {debounce_seconds:g}s{export_note}); Ctrl-C stops"
+        )
+        while not stop.wait(_CHECK_SECONDS):
+            session.check()
+        # Restore the default handlers first: a second Ctrl-C while the last import finishes interrupts hard.
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        dropped = session.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        session.stop()
+    note = f"; {dropped} unsaved change(s) were not imported" if dropped else ""
+    _say(f"stopped ({', '.join(received) or 'requested'}){note}")
+    return 0
