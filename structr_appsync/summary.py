@@ -150,14 +150,8 @@ class _Collector:
             changes = CategoryChanges()
             for name in sorted(names, key=str.lower):
                 kinds = names[name]
-                if "added" in kinds and "removed" in kinds:
-                    kind = "changed"
-                elif "added" in kinds:
-                    kind = "added"
-                elif "removed" in kinds:
-                    kind = "removed"
-                else:
-                    kind = "changed"
+                # added everywhere (html file and index entry) = added; any mix = changed
+                kind = next(iter(kinds)) if len(kinds) == 1 else "changed"
                 getattr(changes, kind).append(name)
             result.categories[category] = changes
         return result
@@ -301,7 +295,7 @@ def _classify_file(collector: _Collector, status: str, path: str) -> None:
         name, _sep, locale = stem.partition("_-_")
         collector.add("mail_templates", f"{name} ({locale})" if locale else name, kind)
     elif top == "modules" and len(parts) >= 2:
-        collector.add("modules", parts[1], "changed")
+        collector.add("modules", parts[1], kind)
     else:
         collector.add("other", path, kind)
 
