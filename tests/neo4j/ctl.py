@@ -1,0 +1,69 @@
+"""Start, stop and probe a test Neo4j instance from a shell, like a service manager would.
+
+    python tests/neo4j/ctl.py start  --instance DIR [--wait SECONDS]
+    python tests/neo4j/ctl.py stop   --instance DIR [--timeout SECONDS]
+    python tests/neo4j/ctl.py status --instance DIR
+
+start: launches the JVM detached and exits 0 (already running: 0 too). With --wait it exits 0
+only once Bolt answers, 1 otherwise. stop: SIGTERM, waits until the JVM is gone, exits 0 (also
+when it was not running), 1 on timeout (the JVM is left running, as a failed stop would).
+status: 0 while the JVM runs, 3 when not. DIR is an instance dir made by harness.Neo4jServer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.neo4j.harness import Neo4jHarnessError, Neo4jServer, bolt_ready
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_NOT_RUNNING = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ctl.py", description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=("start", "stop", "status"))
+    parser.add_argument("--instance", required=True, type=Path, help="instance dir")
+    parser.add_argument("--wait", type=float, default=None, help="start: wait for Bolt (s)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="stop: wait for exit (s)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        server = Neo4jServer.open(args.instance)
+        if args.action == "start":
+            launched = server.launch(stop_at_exit=False)
+            if args.wait is not None:
+                server.wait_ready(args.wait)
+            print(f"neo4j started pid {launched} data {server.data_dir} bolt {server.bolt_uri}")
+            return EXIT_OK
+        if args.action == "stop":
+            pid = server.pid()
+            if pid is None:
+                print("neo4j not running")
+                return EXIT_OK
+            seconds = server.stop(args.timeout, kill_after_timeout=False)
+            print(f"neo4j pid {pid} stopped in {seconds:.1f} s")
+            return EXIT_OK
+        pid = server.pid()
+        if pid is None:
+            print("neo4j not running")
+            return EXIT_NOT_RUNNING
+        state = "ready" if bolt_ready(server.host, server.bolt_port) else "starting"
+        print(f"neo4j running pid {pid} ({state}) bolt {server.bolt_uri}")
+        return EXIT_OK
+    except Neo4jHarnessError as exc:
+        print(f"neo4j {args.action} failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
