@@ -71,6 +71,10 @@ def handle(ctx: Context, request: Request, parts: list[str], body: Any) -> Respo
             found = [item for item in items if item.get("id") == node_id]
             if not found:
                 return Response.json(404, httputil.error_body(404, "Not Found"))
+            if family == "page":
+                # Emulator extension: a single page carries its deployment HTML in `html`.
+                with ctx.store.lock:
+                    found[0]["html"] = ctx.store.state["app"]["pages"][node_id]["html"]
             return Response.json(200, httputil.envelope(_view(found, request)[0]))
         return _list_response(items, request)
     if request.method == "POST" and node_id is None:

@@ -138,3 +138,16 @@ def _rewrite_json(rel: str, data: Any) -> str:
     if rel in ("security/schema-grants.json", "security/cors-settings.json"):
         return jsonfmt.compact_list(data)
     return jsonfmt.pretty(data)
+
+
+def writable_copy(source: Path, target: Path) -> Path:
+    """Copy a (read-only) fixture tree so a test can change it."""
+    for path in sorted(source.rglob("*")):
+        dest = target / path.relative_to(source)
+        if path.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
+        else:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(path.read_bytes())
+    target.mkdir(parents=True, exist_ok=True)
+    return target
