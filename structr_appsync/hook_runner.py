@@ -149,7 +149,7 @@ def _pre_push(loaded: LoadedConfig, hook_config: HookConfig, _args: list[str], s
         return 0
     logger.error("appsync pre-push: push refused: env %r holds changes that are not committed:", env_name)
     for line in outcome.summary.lines():
-        logger.error("  %s", line)
+        logger.info("  %s", line)
     logger.info("hint: run `appsync export --env %s`, then push again (or set APPSYNC_SKIP=pre-push)", env_name)
     return EXIT_FAILED
 
