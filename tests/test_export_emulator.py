@@ -1,0 +1,289 @@
+"""appsync export against the Structr emulator: the must-show behaviour of issue 3."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from structr_appsync.errors import EXIT_REFUSED, EXIT_SERVER, EXIT_UNREACHABLE
+from tests.exportutil import commit_count, head, make_export_repo, message, write_config
+from tests.gitutil import git, repo_state
+from tests.helpers import run_cli
+from tests.paths import FIXTURES
+from tests.structr_emulator.harness import Emulator
+from tests.structr_emulator.pytest_fixtures import EmulatorFactory
+
+MEETDOWN_PAGES = (
+    "edit-event, edit-group, event, events, group, home, login, logout, member, profile, register, "
+    "register_error, register_thanks"
+)
+
+
+def export(root: Path, *args: str) -> tuple[int, str, str]:
+    result = run_cli("export", *args, cwd=root)
+    return result.code, result.out, result.err
+
+
+def test_meetdown_export_history(tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
+    start = commit_count(root)
+
+    code, out, err = export(root)
+    assert code == 0, err
+    assert commit_count(root) == start + 1
+    first = message(root)
+    assert first.startswith("Export dev: initial export of 13 pages, 4 components, 2 templates")
+    assert f"Pages: 13 added ({MEETDOWN_PAGES})" in first
+    assert "Templates: 2 added (Header, Main Page Template)" in first
+    assert "Components: 4 added" in first
+    assert "/img/meetdown.png" in first and "/css/main.css" in first
+    assert f"Structr-URL: {meetdown_emulator.url}\n" in first
+    assert "Appsync-Env: dev" in first and "Structr-Version: 6.1.0" in first and "Export-Duration: " in first
+    assert "admin@" not in first and "X-Password" not in first
+    # only the export folder is in the commit; appsync.toml (untracked) is not
+    files = git(root, "show", "--name-only", "--format=", "HEAD").split("\n")
+    assert all(name.startswith("webapp/") for name in files if name)
+    last_export = git(root, "rev-parse", "refs/appsync/dev/last-export^{tree}").strip()
+    assert git(root, "rev-parse", f"{last_export}:webapp").strip() == git(root, "rev-parse", "HEAD:webapp").strip()
+
+    # nothing changed: no commit
+    before = head(root)
+    code, out, _err = export(root)
+    assert code == 0 and "no changes" in out
+    assert head(root) == before
+
+    # one page changed through the REST API: a commit naming only that page
+    meetdown_emulator.set_page_content("home", "<html><body><h1>Changed</h1></body></html>")
+    code, _out, err = export(root)
+    assert code == 0, err
+    text = message(root)
+    assert text.startswith("Export dev: change page home\n")
+    body = text.split("\n\n")[1]
+    assert body == "Page: 1 changed (home)"
+    assert git(root, "show", "--name-only", "--format=", "HEAD").split() == ["webapp/pages/home.html"]
+
+    # a file deleted in Structr disappears from git and from the working tree
+    meetdown_emulator.delete_file("/img/meetdown.png")
+    code, _out, err = export(root)
+    assert code == 0, err
+    assert "File: 1 removed (/img/meetdown.png)" in message(root)
+    assert "webapp/files/img/meetdown.png" not in git(root, "ls-files")
+    assert not (root / "webapp" / "files" / "img" / "meetdown.png").exists()
+    assert git(root, "status", "--porcelain", "--", "webapp") == ""
+
+
+def test_v5_deployment_date_changes_but_gives_no_commit(
+    tmp_path: Path, emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator = emulator_factory(version="5.2.1")
+    emulator.import_dir(FIXTURES / "meetdown")
+    first_conf = (emulator.export_dir(tmp_path / "raw1") / "deployment.conf").read_text()
+    assert "deployment-date" in first_conf
+    root = make_export_repo(tmp_path, emulator, monkeypatch)
+    assert export(root)[0] == 0
+    committed = git(root, "show", "HEAD:webapp/deployment.conf")
+    assert "deployment-date" not in committed and "structr-version = 5.2.1" in committed
+    before = head(root)
+    time.sleep(1.1)  # deployment-date has one-second resolution; make sure the raw exports really differ
+    second_conf = (emulator.export_dir(tmp_path / "raw2") / "deployment.conf").read_text()
+    assert second_conf != first_conf
+    code, out, _err = export(root)
+    assert code == 0 and "no changes" in out
+    assert head(root) == before
+
+
+def test_new_build_stamp_and_reordered_grantees_and_moved_schema_boxes_give_no_commit(
+    tmp_path: Path, emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "structr"
+    emulator = emulator_factory(data_dir=data, build="aaaaa 202601010000")
+    emulator.import_dir(FIXTURES / "meetdown")
+    root = make_export_repo(tmp_path, emulator, monkeypatch)
+    assert export(root)[0] == 0
+    before = head(root)
+    emulator.stop()
+    emulator = emulator_factory(data_dir=data, build="bbbbb 202602020000", port=0)
+    write_config(root, emulator)
+    emulator.set_fault("shuffle_order", enabled=True)
+    emulator.move_schema_box("Member")
+    code, out, err = export(root)
+    assert code == 0, err
+    assert "no changes" in out
+    assert head(root) == before
+    assert "aaaaa 202601010000" in git(root, "show", "HEAD:webapp/deployment.conf")
+
+
+@pytest.mark.parametrize(
+    ("fault", "params", "exit_code", "words"),
+    [
+        ("status", {"code": 500, "path": "/structr/deploy"}, EXIT_SERVER, "500"),
+        ("hang", {"seconds": 8, "path": "/structr/deploy"}, EXIT_UNREACHABLE, "did not answer"),
+        ("truncate_zip", {}, EXIT_SERVER, "ZIP"),
+        ("drop_zip", {}, EXIT_SERVER, "cut off"),
+        ("noop_deploy", {}, EXIT_SERVER, "empty body"),
+        ("wrong_password", {}, EXIT_UNREACHABLE, "refused"),
+    ],
+)
+def test_server_faults_leave_the_repository_untouched(
+    tmp_path: Path,
+    meetdown_emulator: Emulator,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str,
+    params: dict[str, object],
+    exit_code: int,
+    words: str,
+) -> None:
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
+    assert export(root)[0] == 0
+    write_config(root, meetdown_emulator, deploy_timeout=4)
+    # the user has other work in progress: staged, unstaged and untracked
+    (root / "README.md").write_text("staged edit\n")
+    git(root, "add", "README.md")
+    (root / "README.md").write_text("unstaged edit on top\n")
+    (root / "scratch.txt").write_text("untracked\n")
+    meetdown_emulator.set_page_content("home", "<html><body>changed on the server</body></html>")
+    before = repo_state(root)
+    if fault == "wrong_password":
+        monkeypatch.setenv("APPSYNC_PASSWORD", "wrong")
+    else:
+        meetdown_emulator.set_fault(fault, **params)
+    code, out, err = export(root)
+    assert code == exit_code, err
+    assert out == ""
+    error_lines = [line for line in err.splitlines() if not line.startswith("hint:")]
+    assert len(error_lines) == 1 and error_lines[0].startswith("appsync: error: "), err
+    assert words in error_lines[0]
+    assert repo_state(root) == before
+    assert not (root / ".git" / "appsync-tmp").exists()
+
+
+def test_both_transfer_modes_give_identical_commits(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    zip_root = make_export_repo(tmp_path / "zip", meetdown_emulator, monkeypatch)
+    path_root = make_export_repo(
+        tmp_path / "path", meetdown_emulator, monkeypatch, transfer="path", server_dir=tmp_path / "shared"
+    )
+    assert export(zip_root)[0] == 0
+    code, _out, err = export(path_root)
+    assert code == 0, err
+    assert git(zip_root, "rev-parse", "HEAD^{tree}") == git(path_root, "rev-parse", "HEAD^{tree}")
+    summary = message(zip_root).split("\n\n")[1]
+    assert message(path_root).split("\n\n")[1] == summary
+    assert list((tmp_path / "shared").iterdir()) == []  # the per-run transfer folder is removed
+
+
+def test_path_mode_silent_noop_is_detected(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch, transfer="path", server_dir=tmp_path / "shared")
+    before = repo_state(root)
+    meetdown_emulator.set_fault("noop_deploy")
+    code, _out, err = export(root)
+    assert code == EXIT_SERVER
+    assert "without an end header" in err
+    assert repo_state(root) == before
+
+
+def test_other_staged_work_is_never_committed(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
+    (root / "README.md").write_text("staged, not for the export commit\n")
+    (root / "notes.md").write_text("new staged file\n")
+    git(root, "add", "README.md", "notes.md")
+    (root / "README.md").write_text("and an unstaged edit\n")
+    code, _out, err = export(root)
+    assert code == 0, err
+    committed = git(root, "show", "--name-only", "--format=", "HEAD").split("\n")
+    assert all(name.startswith("webapp/") for name in committed if name)
+    assert git(root, "diff", "--cached", "--name-only").split() == ["README.md", "notes.md"]
+    assert git(root, "show", ":README.md") == "staged, not for the export commit\n"
+    assert (root / "README.md").read_text() == "and an unstaged edit\n"
+    assert git(root, "status", "--porcelain", "--", "webapp") == ""
+
+
+def test_local_edits_in_export_folder_are_refused_unless_forced(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
+    assert export(root)[0] == 0
+    page = root / "webapp" / "pages" / "home.html"
+    page.write_text("my local edit\n")
+    before = repo_state(root)
+    code, _out, err = export(root)
+    assert code == EXIT_REFUSED
+    assert "uncommitted local edits" in err and "--force" in err
+    assert repo_state(root) == before
+    code, _out, err = export(root, "--force")
+    assert code == 0, err
+    assert page.read_text() != "my local edit\n"
+    assert git(root, "status", "--porcelain").strip() == "?? appsync.toml"
+
+
+def test_no_commit_then_export_commits_without_force(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
+    before = head(root)
+    code, out, err = export(root, "--no-commit")
+    assert code == 0, err and "not committed" in out
+    assert head(root) == before
+    assert (root / "webapp" / "pages" / "home.html").is_file()
+    assert git(root, "diff", "--cached", "--name-only") == ""
+    code, _out, err = export(root, "-m", "Snapshot of the workshop app")
+    assert code == 0, err
+    assert message(root).startswith("Snapshot of the workshop app\n\nPages: 13 added")
+
+
+def test_json_output(tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
+    code, out, _err = export(root, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["changed"] is True and data["commit"] == head(root)
+    assert data["summary"]["counts"]["pages"]["added"] == 13
+    assert data["structr_version"] == "6.1.0"
+    assert data["last_export"] == git(root, "rev-parse", "refs/appsync/dev/last-export").strip()
+
+
+def test_empty_dom_folders_keep_a_placeholder(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.import_dir(FIXTURES / "hello-world")
+    root = make_export_repo(tmp_path, emulator, monkeypatch)
+    assert export(root)[0] == 0
+    tracked = git(root, "ls-files", "webapp").split()
+    assert "webapp/pages/hello-world.html" in tracked
+    assert "webapp/components/.appsync-keep" in tracked
+    assert "webapp/templates/.appsync-keep" in tracked
+
+
+def test_lock_held_by_another_process(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch, lock_timeout=0.3)
+    lock = root / ".git" / "appsync.lock"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl,sys,time; f=open(sys.argv[1],'a+'); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); "
+         "time.sleep(30)", str(lock)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        before = repo_state(root)
+        code, _out, err = export(root)
+        assert code == 6, err
+        assert "another appsync process" in err
+        assert repo_state(root) == before
+    finally:
+        holder.kill()
+        holder.wait()
