@@ -271,12 +271,14 @@ def test_lock_held_by_another_process(
 
     root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch, lock_timeout=0.3)
     lock = root / ".git" / "appsync.lock"
-    holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import fcntl,sys,time; f=open(sys.argv[1],'a+'); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); "
-         "time.sleep(30)", str(lock)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    script = (
+        "import fcntl, sys, time\n"
+        "handle = open(sys.argv[1], 'a+')\n"
+        "fcntl.flock(handle, fcntl.LOCK_EX)\n"
+        "print('held', flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", script, str(lock)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         before = repo_state(root)
