@@ -255,10 +255,10 @@ class TreeCopy:
             raise ArchiveError(f"{self.name}: {self.source} is not a directory")
         self.staged.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         for rel, info in _walk(self.source):
-            if fault_hook is not None:
-                fault_hook("prepass", f"{self.name}/{rel}")
             target = self.staged / rel
             try:
+                if fault_hook is not None:
+                    fault_hook("prepass", f"{self.name}/{rel}")
                 if stat.S_ISDIR(info.st_mode):
                     target.mkdir(mode=DIR_MODE, exist_ok=True)
                     self.dirs.add(rel)
@@ -316,11 +316,11 @@ class TreeCopy:
         seen: set[str] = set()
         self.meta = {}
         for rel, info in _walk(root):
-            if fault_hook is not None:
-                fault_hook("delta", f"{self.name}/{rel}")
             seen.add(rel)
             target = self.staged / rel
             try:
+                if fault_hook is not None:
+                    fault_hook("delta", f"{self.name}/{rel}")
                 if stat.S_ISDIR(info.st_mode):
                     self._delta_dir(target)
                     self.dirs.add(rel)

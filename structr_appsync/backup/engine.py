@@ -117,7 +117,10 @@ def run_backup(context: BackupContext, *, dry_run: bool = False) -> BackupOutcom
         store.remove_stale(context.destination)
         health.ping(context.config.monitoring.start_url, "start")
         try:
-            outcome = _backup_locked(context, neo4j_source, structr_source)
+            try:
+                outcome = _backup_locked(context, neo4j_source, structr_source)
+            except OSError as exc:
+                raise ArchiveError(f"backup failed: {exc}") from exc
         except BaseException as exc:
             health.ping(context.config.monitoring.failure_url, "failure", f"appsync backup failed: {exc}")
             raise

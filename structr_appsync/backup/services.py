@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 STOP_ORDER = ("structr", "neo4j")  # start order is the reverse
 LABELS = {"structr": "Structr", "neo4j": "Neo4j"}
 _RETRY_PAUSE = 2.0
+LOCK_GRACE_SECONDS = 10.0  # a process that just exited may release the store lock a moment later
 
 
 class Manager(Protocol):
@@ -370,7 +371,7 @@ def prove_store_unlocked(data_dir: Path) -> None:
     held = storelock.held_locks(data_dir)
     if held:
         # The process may still be exiting: give the lock a few seconds to go.
-        if health.wait_until(lambda: not storelock.held_locks(data_dir), timeout=10.0):
+        if health.wait_until(lambda: not storelock.held_locks(data_dir), timeout=LOCK_GRACE_SECONDS):
             return
         names = ", ".join(str(path) for path in held)
         raise ServiceError(f"Neo4j's store lock is still held ({names}); refusing to copy a live store")

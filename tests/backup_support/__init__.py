@@ -1,0 +1,1 @@
+"""Support for the backup tests: a tiny fake service, config builders, stand-in systemctl/docker scripts."""
