@@ -24,7 +24,7 @@ def _error(status: int, text: str) -> Response:
 def zip_folder(folder: Path) -> bytes:
     """Zip `folder` as zip4j's addFolder does: one top-level entry `<name>/` holding everything."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr(folder.name + "/", b"")
         for path in sorted(folder.rglob("*")):
             arcname = folder.name + "/" + path.relative_to(folder).as_posix()

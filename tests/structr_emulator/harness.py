@@ -330,10 +330,23 @@ class Emulator:
                          json={"configType": "layout", "name": "layout", "content": content})  # fmt: skip
 
 
+_ZIP_CACHE: dict[tuple[Any, ...], bytes] = {}
+
+
 def zip_dir(folder: Path) -> bytes:
-    """ZIP `folder` with `folder.name/` as its single top-level directory."""
+    """ZIP `folder` with `folder.name/` as its single top-level directory (cached while unchanged)."""
+    stats = tuple((p.as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")))
+    key = (folder.resolve().as_posix(), stats)
+    if key not in _ZIP_CACHE:
+        if len(_ZIP_CACHE) > 8:
+            _ZIP_CACHE.clear()
+        _ZIP_CACHE[key] = _zip(folder)
+    return _ZIP_CACHE[key]
+
+
+def _zip(folder: Path) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr(folder.name + "/", b"")
         for path in sorted(folder.rglob("*")):
             arcname = f"{folder.name}/{path.relative_to(folder).as_posix()}"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 
 _UNQUOTED_KEY = re.compile(r"([{,]\s*)([A-Za-z_$][A-Za-z0-9_$]*)\s*:")
+_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
+_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
 def envelope(result: Any, *, page_size: int | None = None, total: int | None = None) -> dict[str, Any]:
@@ -44,17 +44,21 @@ def parse_json_body(raw: bytes) -> Any:
 
 def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
     """Return field name -> (file name or None, raw value) for a multipart/form-data body."""
-    if not content_type.lower().startswith("multipart/") or not body:
+    match = _BOUNDARY.search(content_type)
+    if not content_type.lower().startswith("multipart/") or match is None or not body:
         return {}
-    header = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = BytesParser(policy=HTTP).parsebytes(header + body)
+    delimiter = b"--" + match.group(1).encode("latin-1")
     fields: dict[str, tuple[str | None, bytes]] = {}
-    if not message.is_multipart():
-        return fields
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not name:
-            continue
-        payload = part.get_payload(decode=True)
-        fields[str(name)] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, _, value = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        disposition = next(
+            (line for line in head.decode("utf-8", "replace").split("\r\n")
+             if line.lower().startswith("content-disposition:")),
+            "",
+        )  # fmt: skip
+        params = dict(_PARAM.findall(disposition))
+        if "name" in params:
+            fields[params["name"]] = (params.get("filename"), value.removesuffix(b"\r\n"))
     return fields
