@@ -31,7 +31,7 @@ def describe_deletions(deletions: Mapping[str, Sequence[str]], *, limit: int = 5
         if not names:
             continue
         shown = ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
-        parts.append(f"{len(names)} {category} ({shown})")
+        parts.append(f"{len(names)} {category.replace('_', ' ')} ({shown})")
     return "; ".join(parts)
 
 

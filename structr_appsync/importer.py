@@ -20,6 +20,7 @@ from structr_appsync import server, snapshots, transfer, wipes
 from structr_appsync.config import LoadedConfig
 from structr_appsync.consent import ConsentRequest, require_consent
 from structr_appsync.errors import AppsyncError, DeploymentFailed, RefusedError, VerificationFailed
+from structr_appsync.exporter import last_export_ref
 from structr_appsync.gitrepo import GitRepo, repo_lock
 from structr_appsync.materialize import Materialized, copy_directory, materialize_ref
 from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree
@@ -37,11 +38,6 @@ logger = logging.getLogger(__name__)
 
 Confirm = Callable[[str], bool]
 PlanCallback = Callable[["ImportPlan"], None]
-
-
-def last_export_ref(env_name: str) -> str:
-    """The ref where appsync records the last export it made (or verified) of an environment."""
-    return f"refs/appsync/{env_name}/last-export"
 
 
 def pre_import_prefix(env_name: str) -> str:
@@ -64,10 +60,11 @@ class ImportPlan:
     missing_principals: list[MissingPrincipal]
     uncommitted: ChangeSummary | None  # server changes in no commit, None when the server is sealed
     wipe_marker: bool  # appsync turns Structr's DOM wipe on (the ref has no pages, the server has)
+    stale_files: list[wipes.StaleFile]  # files and folders appsync deletes after the import (Structr keeps them)
 
     @property
     def changes_anything(self) -> bool:
-        return not self.summary.is_empty or self.wipe_marker
+        return not self.summary.is_empty or self.wipe_marker or bool(self.stale_files)
 
 
 @dataclass
@@ -239,10 +236,14 @@ def _execute(run: _Run, source: Materialized) -> ImportOutcome:
             outcome.imported = True
             with timer.step("wait_ready", server=True):
                 client.wait_ready(env.timeouts.ready)
+            if plan.stale_files:
+                with timer.step("delete_stale_files", server=True):
+                    _delete_stale_files(client, plan.stale_files)
             _verify(run, client, source.export_dir, ref_tree, live_tree, outcome)
         except AppsyncError as error:
-            if error.hint is None and outcome.rollback_ref:
-                error.hint = "roll back with: " + rollback_command(outcome.rollback_ref, env_name, force=True)
+            if outcome.rollback_ref and outcome.rollback_ref not in (error.hint or ""):
+                rollback = "roll back with: " + rollback_command(outcome.rollback_ref, env_name, force=True)
+                error.hint = f"{error.hint}; {rollback}" if error.hint else rollback
             raise
         outcome.verified = True
         outcome.total_seconds = timer.total
@@ -260,37 +261,29 @@ def _plan(run: _Run, client: StructrClient, source: Materialized, ref_tree: str)
     with timer.step("hash_live"):
         live_tree = snapshots.hash_export(repo, live_dir)
     with timer.step("plan"):
-        summary = snapshots.summarize(repo, live_tree, ref_tree)
+        summary = snapshots.import_difference(repo, live_tree, ref_tree)
         uncommitted = _uncommitted(run, last_tree, live_tree, live_dir)
         wipe_marker = wipes.needs_wipe_marker(ref_dir, live_dir)
         deletions = {category: list(names) for category, names in summary.deletions.items() if names}
-        if wipe_marker:
-            _add_dom_deletions(deletions, live_dir)
+        stale = wipes.stale_files(ref_dir, live_dir)
+        if stale:
+            deletions["files"] = sorted(item.path + ("/" if item.is_folder else "") for item in stale)
         referenced = referenced_principals(ref_dir)
     with timer.step("principals", server=True):
         existing = server.principal_kinds(client) if referenced else {}
     missing = missing_principals(referenced, existing, created=created_by_pre_deploy(ref_dir))
     plan = ImportPlan(
         summary=summary,
-        effects=wipes.import_effects(ref_dir, with_data=run.with_data and source.data_dir is not None),
+        effects=wipes.import_effects(
+            ref_dir, with_data=run.with_data and source.data_dir is not None, wipe_marker=wipe_marker
+        ),
         deletions=deletions,
         missing_principals=missing,
         uncommitted=uncommitted,
         wipe_marker=wipe_marker,
+        stale_files=stale,
     )
     return plan, live_tree
-
-
-def _add_dom_deletions(deletions: dict[str, list[str]], live_dir: Path) -> None:
-    # Structr's wipe removes every page, component and template the server has; make that visible to consent.
-    for kind in wipes.DOM_KINDS:
-        try:
-            names = json.loads((live_dir / f"{kind}.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        merged = sorted(set(deletions.get(kind, [])) | {str(name) for name in names})
-        if merged:
-            deletions[kind] = merged
 
 
 def _last_export_tree(run: _Run) -> str | None:
@@ -394,6 +387,13 @@ def _upload(run: _Run, client: StructrClient, source: Materialized, *, wipe_mark
             shutil.move(export_dir / "data", source.data_dir)
 
 
+def _delete_stale_files(client: StructrClient, stale: list[wipes.StaleFile]) -> None:
+    # Deepest first; a folder's deletion also removes what is below it, so a later 404 is fine.
+    for item in stale:
+        server.delete_node(client, "Folder" if item.is_folder else "File", item.node_id)
+    logger.info("removed %d files and folders that the ref does not have", len(stale))
+
+
 def _verify(
     run: _Run, client: StructrClient, ref_dir: Path, ref_tree: str, live_tree: str, outcome: ImportOutcome
 ) -> None:
@@ -403,14 +403,13 @@ def _verify(
     with timer.step("verify_compare"):
         normalize_tree(check_dir, run.loaded.settings.normalize, previous=ref_dir)
         check_tree = snapshots.hash_export(repo, check_dir)
-        difference = snapshots.summarize(repo, ref_tree, check_tree)
-        difference = snapshots.drop_conf_noise(repo, difference, ref_tree, check_tree)
+        difference = snapshots.import_difference(repo, ref_tree, check_tree)
     with timer.step("record"):
         # Whatever happened, the server now holds check_tree, and appsync put it there: record it so that the
         # next seal check (and a rollback) does not take it for someone's uncommitted edits.
         message = f"appsync: state of env {run.env_name} after importing {run.label}"
         outcome.last_export_sha = snapshots.record(
-            repo, check_tree, run.loaded.settings.export_dir, last_export_ref(run.env_name), message
+            repo, check_tree, run.loaded.settings.export_dir, last_export_ref(run.env_name), message, chain=True
         )
     if difference.is_empty:
         return

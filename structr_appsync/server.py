@@ -385,3 +385,18 @@ def principal_kinds(client: StructrClient) -> dict[str, list[str]]:
                 break
             page += 1
     return kinds
+
+
+def delete_node(client: StructrClient, type_name: str, node_id: str) -> bool:
+    """Delete one node with `DELETE /structr/rest/<type>/<uuid>`; return False when it is already gone (404).
+
+    Raises:
+        ServerError: from the ServerError family for any other failure.
+    """
+    try:
+        client._request("DELETE", f"/structr/rest/{type_name}/{node_id}").close()
+    except ServerError as exc:
+        if type(exc) is ServerError and exc.status == 404:
+            return False
+        raise
+    return True

@@ -6,18 +6,22 @@ is read once (when hashed) rather than once per comparison.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from structr_appsync import exporttree
 from structr_appsync.gitrepo import GitRepo
-from structr_appsync.normalize import DEPLOYMENT_CONF
 from structr_appsync.summary import ChangeSummary, summarize_changes
 
 logger = logging.getLogger(__name__)
 
-# deployment.conf keys that Structr rewrites on every export with its own values, whatever was imported.
-_SERVER_WRITTEN_KEYS = ("structr-version", "deployment-date")
+# Files a Structr export writes with its own content whatever was imported: deployment.conf carries the
+# server's version and settings; pre-/post-deploy.conf are run on import but not stored, and an export into a
+# fresh folder (every ZIP export) writes the default ones.
+SERVER_WRITTEN_FILES = frozenset({"deployment.conf", "pre-deploy.conf", "post-deploy.conf"})
+_UNREADABLE = object()
 
 
 def hash_export(repo: GitRepo, folder: Path) -> str:
@@ -46,44 +50,72 @@ def summarize(repo: GitRepo, old_tree: str | None, new_tree: str) -> ChangeSumma
     )
 
 
-def _properties(data: bytes | None) -> dict[str, str]:
-    values = {}
-    for line in (data or b"").decode("utf-8", "replace").splitlines():
-        key, sep, value = line.partition("=")
-        if sep and not line.lstrip().startswith(("#", "!")):
-            values[key.strip()] = value.strip()
-    return values
+def _load(data: bytes | None) -> Any:
+    if data is None:
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return _UNREADABLE
 
 
-def server_written_only(repo: GitRepo, old_tree: str, new_tree: str) -> bool:
-    """True when the two trees' deployment.conf differ only in what Structr writes itself (version, date)."""
-    old = _properties(repo.read_blob(old_tree, DEPLOYMENT_CONF))
-    new = _properties(repo.read_blob(new_tree, DEPLOYMENT_CONF))
-    for key in _SERVER_WRITTEN_KEYS:
-        old.pop(key, None)
-        new.pop(key, None)
-    return old == new
+def _canonical(value: Any) -> Any:
+    """What Structr's import makes of a JSON value: 4.x `allowed` strings become lists (structr-api.md §2)."""
+    if isinstance(value, dict):
+        result = {}
+        for key, item in value.items():
+            if key == "allowed" and isinstance(item, str):
+                item = [part.strip() for part in item.split(",") if part.strip()]
+            if key == "allowed" and isinstance(item, list):
+                item = sorted(str(part) for part in item)
+            result[key] = _canonical(item)
+        return result
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    return value
 
 
-def drop_conf_noise(repo: GitRepo, summary: ChangeSummary, old_tree: str, new_tree: str) -> ChangeSummary:
-    """Remove a deployment.conf change that is only Structr's own stamp from ``summary``.
+def _same_after_import(status: str, old: Any, new: Any) -> bool:
+    if old is _UNREADABLE or new is _UNREADABLE:
+        return False
+    if status == "A":
+        return new in ([], {})  # Structr writes an empty list file the ref did not have
+    if status == "D":
+        return old in ([], {})
+    return bool(_canonical(old) == _canonical(new))
 
-    Structr writes deployment.conf on every export: a ref without one (pre-3.5 exports) gets one, and an older
-    export's version stamp is replaced by the server's. Neither is a difference in the application.
+
+def import_difference(repo: GitRepo, expected: str, actual: str) -> ChangeSummary:
+    """Return how export tree ``actual`` differs from ``expected`` in what an import carries over.
+
+    Left out: what Structr writes itself on every export (deployment.conf, and pre-/post-deploy.conf, which it
+    runs but does not store), empty list files the expected tree lacks, and the 4.x `allowed` string format
+    that Structr's import converts to a list.
     """
-    other = summary.categories.get("other")
-    if other is None:
-        return summary
-    if DEPLOYMENT_CONF in other.added:
-        other.added.remove(DEPLOYMENT_CONF)
-    if DEPLOYMENT_CONF in other.changed and server_written_only(repo, old_tree, new_tree):
-        other.changed.remove(DEPLOYMENT_CONF)
-    return summary
+    if expected == actual:
+        return ChangeSummary()
+    kept = []
+    for status, path in repo.diff_trees(expected, actual):
+        if path in SERVER_WRITTEN_FILES:
+            continue
+        if path.endswith(".json"):
+            old = _load(repo.read_blob(expected, path)) if status != "A" else None
+            new = _load(repo.read_blob(actual, path)) if status != "D" else None
+            if _same_after_import(status, old, new):
+                continue
+        kept.append((status, path))
+    return summarize_changes(
+        kept, lambda path: repo.read_blob(expected, path), lambda path: repo.read_blob(actual, path)
+    )
 
 
-def record(repo: GitRepo, tree: str, prefix: str, ref: str, message: str) -> str:
-    """Commit ``tree`` placed at ``prefix`` (no parents, index and worktree untouched), point ``ref`` at it."""
-    sha = repo.snapshot_commit(tree, prefix, message)
+def record(repo: GitRepo, tree: str, prefix: str, ref: str, message: str, *, chain: bool = False) -> str:
+    """Commit ``tree`` placed at ``prefix`` (index and worktree untouched) and point ``ref`` at it.
+
+    With ``chain`` the commit's parent is the ref's previous commit, so the ref keeps a history.
+    """
+    previous = repo.read_ref(ref) if chain else None
+    sha = repo.snapshot_commit(tree, prefix, message, (previous,) if previous else ())
     repo.update_ref(ref, sha, message=message.splitlines()[0])
     logger.debug("recorded %s at %s", ref, sha)
     return sha

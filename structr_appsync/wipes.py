@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +52,17 @@ def dom_entry_count(export_dir: Path) -> int:
     return total
 
 
-def import_effects(export_dir: Path, *, with_data: bool) -> list[str]:
+def import_effects(export_dir: Path, *, with_data: bool, wipe_marker: bool = False) -> list[str]:
     """Describe, one line each, what importing ``export_dir`` (folders already restored) does on the server."""
     effects = []
     dom = dom_entry_count(export_dir)
     dirs = all((export_dir / kind).is_dir() for kind in DOM_KINDS)
-    if dom and dirs:
+    if wipe_marker:
+        effects.append(
+            "pages, components and templates: all wiped on the server, and none recreated (the ref has none; "
+            "appsync turns on the wipe that Structr skips for an export without pages)"
+        )
+    elif dom and dirs:
         effects.append("pages, components and templates: all wiped on the server, then recreated from the ref")
         if (export_dir / "sites.json").is_file():
             effects.append("sites: wiped with the pages and recreated")
@@ -68,7 +74,7 @@ def import_effects(export_dir: Path, *, with_data: bool) -> list[str]:
         if (export_dir / relative).is_file():
             effects.append(f"{label}: all replaced")
     if (export_dir / "files.json").is_file():
-        effects.append("files: added or updated (Structr's import never deletes files)")
+        effects.append("files: added or updated (Structr's import never deletes files; appsync removes the extra ones)")
     effects.append("users, groups and data nodes: kept")
     if with_data:
         effects.append("data/: the data deployment in the ref is imported too (nodes with the same id are recreated)")
@@ -99,3 +105,30 @@ def remove_wipe_marker(export_dir: Path, original: bytes | None) -> None:
         path.unlink(missing_ok=True)
     else:
         path.write_bytes(original)
+
+
+@dataclass(frozen=True)
+class StaleFile:
+    """A file or folder on the server that the ref does not have (by UUID); Structr's import keeps it."""
+
+    path: str
+    node_id: str
+    is_folder: bool
+
+
+def stale_files(ref_dir: Path, live_dir: Path) -> list[StaleFile]:
+    """Return the exported files and folders of the server whose UUID the ref's files.json lacks, deepest first.
+
+    Structr's import never deletes files (§3.1), so appsync deletes these itself to make the server hold the ref.
+    """
+    ref_index = _read_json(ref_dir / "files.json")
+    live_index = _read_json(live_dir / "files.json")
+    if not isinstance(live_index, dict):
+        return []
+    wanted = {str(item.get("id")) for item in (ref_index or {}).values() if isinstance(item, dict)}
+    found = [
+        StaleFile(path=path, node_id=str(item["id"]), is_folder=item.get("type") == "Folder")
+        for path, item in live_index.items()
+        if isinstance(item, dict) and item.get("id") and str(item["id"]) not in wanted
+    ]
+    return sorted(found, key=lambda item: (-item.path.count("/"), item.path))
