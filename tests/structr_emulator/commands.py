@@ -89,7 +89,8 @@ def run_deploy(ctx: Context, body: dict[str, Any], *, data: bool = False, path: 
                 return CommandResult(headers=headers)
         else:
             try:
-                source, conf = importer.check_preconditions(ctx, body.get("source"))
+                known = importer.DATA_ENTRIES if data else importer.KNOWN_ENTRIES
+                source, conf = importer.check_preconditions(ctx, body.get("source"), known)
             except importer.ImportPreconditionFailed as exc:
                 ctx.log.error("%s import precondition failed: %s", label, exc)
                 # 5.2.x returns the command's status code (422); 6.x's MaintenanceResource ignores it.

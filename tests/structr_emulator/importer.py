@@ -19,6 +19,7 @@ KNOWN_ENTRIES = (
     "files.json", "sites.json", "widgets.json", "localizations.json", "mail-templates.json",
     "application-configuration-data.json", "page-paths.json",
 )  # fmt: skip
+DATA_ENTRIES = ("nodes", "relationships", "files", "files.json", "pre-data-deploy.conf", "post-data-deploy.conf")
 _HEX32 = re.compile(r"[0-9a-f]{32}$")
 
 
@@ -47,7 +48,9 @@ def read_conf(path: Path) -> dict[str, str]:
     return entries
 
 
-def check_preconditions(ctx: Context, source_text: str | None) -> tuple[Path, dict[str, str]]:
+def check_preconditions(
+    ctx: Context, source_text: str | None, known: tuple[str, ...] = KNOWN_ENTRIES
+) -> tuple[Path, dict[str, str]]:
     """Raise ImportPreconditionFailed as DC#doImport does; return the source dir and deployment.conf."""
     title = "Deployment Import not started"
     if not source_text or not str(source_text).strip():
@@ -61,7 +64,7 @@ def check_preconditions(ctx: Context, source_text: str | None) -> tuple[Path, di
         raise ImportPreconditionFailed(title, f"Source path '{source_text}' does not exist.")
     if not source.is_dir():
         raise ImportPreconditionFailed(title, f"Source path '{source_text}' is not a directory.")
-    if not any((source / entry).exists() for entry in KNOWN_ENTRIES):
+    if not any((source / entry).exists() for entry in known):
         raise ImportPreconditionFailed(
             title, f"Source path '{source_text}' does not contain any of the files of a Structr deployment export."
         )
