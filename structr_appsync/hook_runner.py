@@ -14,7 +14,7 @@ from pathlib import Path
 
 from structr_appsync import hookscripts
 from structr_appsync.config import HookConfig, LoadedConfig, load_config
-from structr_appsync.errors import EXIT_FAILED, AppsyncError, ConfigError, ServerUnavailable
+from structr_appsync.errors import EXIT_FAILED, AppsyncError, ConfigError, DirtyWorktree, ServerUnavailable
 from structr_appsync.gitrepo import GitRepo, repo_lock
 
 logger = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ NULL_SHA = "0" * 40
 _TRUE_WORDS = {"1", "true", "yes", "on", "all"}
 # Files and folders git keeps in the (per-worktree) git dir while a rebase, merge or similar is unfinished.
 _IN_PROGRESS_MARKERS = ("rebase-merge", "rebase-apply", "MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")
+_REBASE_MARKERS = ("rebase-merge", "rebase-apply")
 
 
 def skip_reason(hook_type: str, environ: Mapping[str, str]) -> str | None:
@@ -118,11 +119,25 @@ def _pre_commit(loaded: LoadedConfig, hook_config: HookConfig, _args: list[str],
     from structr_appsync import exporter
 
     env_name = loaded.env_name(hook_config.env)
+    in_progress = _operation_in_progress(GitRepo.open(loaded.root), _REBASE_MARKERS)
+    if in_progress:
+        # Commits replayed by a rebase are history, not "now": the server's state does not belong in them.
+        logger.debug("appsync pre-commit: %s in progress, not exporting", in_progress)
+        return 0
     # stage=True: update the export folder and add it to the index of the commit being made. git sets
     # GIT_INDEX_FILE for commit hooks (a temporary index for `commit -a` or `commit <paths>`); it is inherited,
     # so the export lands in the index git is about to commit.
-    with repo_lock(loaded):
-        outcome = exporter.export_app(loaded, env_name, stage=True)
+    try:
+        with repo_lock(loaded):
+            outcome = exporter.export_app(loaded, env_name, stage=True)
+    except DirtyWorktree as exc:
+        raise DirtyWorktree(
+            f"{exc}; the server does not have them, and exporting would overwrite them",
+            hint=(
+                "import them first (`appsync watch`, or `appsync import` after committing), or commit them "
+                "without the export: APPSYNC_SKIP=pre-commit git commit ..."
+            ),
+        ) from exc
     if outcome.changed:
         logger.info("appsync pre-commit: added the export of env %r to this commit:", env_name)
         for line in outcome.summary.lines():
@@ -154,9 +169,9 @@ def _pre_push(loaded: LoadedConfig, hook_config: HookConfig, _args: list[str], s
     return EXIT_FAILED
 
 
-def _operation_in_progress(repo: GitRepo) -> str | None:
+def _operation_in_progress(repo: GitRepo, markers: tuple[str, ...] = _IN_PROGRESS_MARKERS) -> str | None:
     # The per-worktree git dir: a rebase in another worktree does not count.
-    for marker in _IN_PROGRESS_MARKERS:
+    for marker in markers:
         if (repo.git_dir / marker).exists():
             return marker
     return None

@@ -201,3 +201,30 @@ def test_post_merge_imports_the_merged_export(project: Path, emulator: Emulator)
     merged = git(project, "merge", "--no-edit", "feature", stdin="")
     assert "appsync post-merge: imported HEAD into env 'dev'" in merged.stderr
     assert "merged work" in server_page(emulator)
+
+
+def test_pre_commit_never_overwrites_local_edits_the_server_does_not_have(project: Path, emulator: Emulator) -> None:
+    emulator.set_page_content(PAGE, page_html("server edit"))
+    page = project / PAGE_FILE
+    local = page.read_text().replace("</body>", "<p>local edit</p></body>")
+    page.write_text(local)
+    git(project, "add", PAGE_FILE)
+    head = git(project, "rev-parse", "HEAD").stdout
+    refused = git(project, "commit", "-m", "local page edit", check=False, stdin="")
+    assert refused.returncode != 0
+    assert "uncommitted local edits" in refused.stderr and "APPSYNC_SKIP=pre-commit" in refused.stderr
+    assert page.read_text() == local
+    assert git(project, "rev-parse", "HEAD").stdout == head
+
+    git(project, "commit", "-q", "-m", "local page edit", env=hook_env({"APPSYNC_SKIP": "pre-commit"}))
+    assert "local edit" in git(project, "show", f"HEAD:{PAGE_FILE}").stdout
+
+
+def test_pre_commit_does_not_export_into_commits_replayed_by_a_rebase(project: Path, emulator: Emulator) -> None:
+    emulator.set_page_content(PAGE, page_html("server edit during a rebase"))
+    (project / ".git" / "rebase-merge").mkdir()
+    try:
+        git(project, "commit", "-q", "--allow-empty", "-m", "replayed")
+    finally:
+        (project / ".git" / "rebase-merge").rmdir()
+    assert committed_files(project) == []
