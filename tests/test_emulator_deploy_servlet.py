@@ -176,3 +176,44 @@ def test_post_data_mode_imports_data_zip(emulator_factory: EmulatorFactory, tmp_
                          timeout=10)  # fmt: skip
     assert check.status_code == 401  # gina is not admin and there is no grant, but she authenticated
     assert check.json()["message"] == "Access denied"
+
+
+def test_post_download_url(emulator: Emulator, tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "hello-world.zip").write_bytes(zip_dir(FIXTURES / "hello-world"))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        ok = emulator.rest("POST", URL, files={"downloadUrl": (None, f"{base}/hello-world.zip")},
+                           data={"mode": "app"})  # fmt: skip
+        assert ok.status_code == 200
+        missing = emulator.rest("POST", URL, files={"downloadUrl": (None, f"{base}/nope.zip")}, data={"mode": "app"})
+        assert (missing.status_code, missing.text) == (400, "ERROR (400): Unable to download from URL.")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [p["name"] for p in emulator.rest("GET", "/structr/rest/Page").json()["result"]] == ["hello-world"]
+
+
+def test_broken_export_gives_400_on_upload_and_500_on_rest_and_changes_nothing(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    from tests.structr_emulator.expectations import writable_copy
+
+    app = writable_copy(FIXTURES / "hello-world", tmp_path / "broken")
+    (app / "pages.json").write_text("{ not json")
+    digest = emulator.state_digest()
+    response = _upload(emulator, zip_dir(app))
+    assert response.status_code == 400
+    assert response.text.startswith("ERROR (400): Unable to deploy file.\n")
+    rest = emulator.rest("POST", "/structr/rest/maintenance/deploy", json={"mode": "import", "source": str(app)})
+    assert rest.status_code == 500
+    assert rest.json()["message"].startswith("JSONDecodeError in POST: ")
+    assert emulator.state_digest() == digest
+    assert requests.get(emulator.url + "/structr/health/ready", timeout=10).status_code == 200

@@ -157,6 +157,9 @@ def handle_post(ctx: Context, request: Request) -> Response:
         result = commands.run_deploy(ctx, {"mode": "import", "source": str(folder)}, data=mode == "data", path=PATH)
     except commands.FrameworkError as exc:
         return _error(400, f"Unable to deploy file.\n{exc.message}")
+    except Exception as exc:  # DS turns any exception from the command into a 400 text reply
+        ctx.log.error("Unable to deploy file: %s", exc)
+        return _error(400, f"Unable to deploy file.\n{exc}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if result.result:
