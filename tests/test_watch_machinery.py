@@ -370,3 +370,19 @@ def test_periodic_export_waits_while_local_edits_are_not_on_the_server(project: 
 def test_session_refuses_a_protected_env(project: Path) -> None:
     with pytest.raises(RefusedError, match="protected"):
         WatchSession(make_loaded(project, protected=True), "dev", report=print, debounce=1)
+
+
+def test_watch_command_needs_an_export_folder_and_a_development_env(project: Path) -> None:
+    from tests.helpers import run_cli
+
+    (project / "appsync.toml").write_text(
+        'export_dir = "missing"\n[env.dev]\nurl = "http://127.0.0.1:9"\n'
+        '[env.prod]\nurl = "http://127.0.0.1:9"\nprotected = true\n[watch]\nenv = "dev"\n'
+    )
+    missing = run_cli("watch", cwd=project)
+    assert missing.code == 2
+    assert "the export folder" in missing.err and "does not exist" in missing.err
+    assert "hint: run `appsync export --env dev` first" in missing.err
+    protected = run_cli("watch", "--env", "prod", cwd=project)
+    assert protected.code == 5
+    assert "env 'prod' is protected; watch only imports into development environments" in protected.err

@@ -77,14 +77,11 @@ def cmd_watch(
         )
         while not stop.wait(_CHECK_SECONDS):
             session.check()
-        # Restore the default handlers first: a second Ctrl-C while the last import finishes interrupts hard.
+    finally:
+        # Default handlers first: a second Ctrl-C while the last import finishes interrupts at once.
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         dropped = session.stop()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        session.stop()
-    note = f"; {dropped} unsaved change(s) were not imported" if dropped else ""
+    note = f"; {dropped} change(s) since the last import were not imported" if dropped else ""
     _say(f"stopped ({', '.join(received) or 'requested'}){note}")
     return 0
