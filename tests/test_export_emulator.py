@@ -289,3 +289,48 @@ def test_lock_held_by_another_process(
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_without_normalization_the_same_noise_would_commit(
+    tmp_path: Path, emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Control for the no-commit tests above: the noise is real, only normalization removes it."""
+    emulator = emulator_factory(version="5.2.1")
+    emulator.import_dir(FIXTURES / "meetdown")
+    off = "[normalize]\nstrip_deployment_date = false\nstrip_schema_layouts = false\n"
+    root = make_export_repo(tmp_path, emulator, monkeypatch, normalize=off)
+    assert export(root)[0] == 0
+    before = head(root)
+    time.sleep(1.1)
+    emulator.move_schema_box("Member")
+    code, _out, err = export(root)
+    assert code == 0, err
+    assert head(root) != before
+    changed = git(root, "show", "--name-only", "--format=", "HEAD").split()
+    assert changed == ["webapp/application-configuration-data.json", "webapp/deployment.conf"]
+
+
+def test_a_failing_git_step_rolls_back_worktree_and_index(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from structr_appsync.errors import GitError
+    from structr_appsync.gitrepo import GitRepo
+
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
+    assert export(root)[0] == 0
+    (root / "README.md").write_text("staged\n")
+    git(root, "add", "README.md")
+    meetdown_emulator.delete_page("login")
+    before = repo_state(root)
+    original = GitRepo.update_ref
+
+    def failing_update_ref(self: GitRepo, name: str, sha: str, **kwargs: object) -> None:
+        if name == "HEAD":
+            raise GitError("simulated failure while moving HEAD")
+        original(self, name, sha, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(GitRepo, "update_ref", failing_update_ref)
+    code, _out, err = export(root)
+    assert code == 1 and "simulated failure" in err
+    assert repo_state(root) == before
+    assert (root / "webapp" / "pages" / "login.html").is_file()
