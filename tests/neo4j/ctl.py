@@ -3,11 +3,13 @@
     python tests/neo4j/ctl.py start  --instance DIR [--wait SECONDS]
     python tests/neo4j/ctl.py stop   --instance DIR [--timeout SECONDS]
     python tests/neo4j/ctl.py status --instance DIR
+    python tests/neo4j/ctl.py warm
 
 start: launches the JVM detached and exits 0 (already running: 0 too). With --wait it exits 0
 only once Bolt answers, 1 otherwise. stop: SIGTERM, waits until the JVM is gone, exits 0 (also
 when it was not running), 1 on timeout (the JVM is left running, as a failed stop would).
 status: 0 while the JVM runs, 3 when not. DIR is an instance dir made by harness.Neo4jServer.
+warm: build the class archive that makes later starts faster (provision.sh calls it).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.neo4j.harness import Neo4jHarnessError, Neo4jServer, bolt_ready
+from tests.neo4j.harness import Neo4jHarnessError, Neo4jServer, bolt_ready, ensure_class_archive
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -28,15 +30,22 @@ EXIT_NOT_RUNNING = 3
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ctl.py", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("start", "stop", "status"))
-    parser.add_argument("--instance", required=True, type=Path, help="instance dir")
+    parser.add_argument("action", choices=("start", "stop", "status", "warm"))
+    parser.add_argument("--instance", type=Path, help="instance dir (all actions but warm)")
     parser.add_argument("--wait", type=float, default=None, help="start: wait for Bolt (s)")
     parser.add_argument("--timeout", type=float, default=120.0, help="stop: wait for exit (s)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.action == "warm":
+        archive = ensure_class_archive()
+        print(f"neo4j class archive: {archive}" if archive else "neo4j class archive: not built (see log)")
+        return EXIT_OK
+    if args.instance is None:
+        parser.error(f"{args.action} needs --instance")
     try:
         server = Neo4jServer.open(args.instance)
         if args.action == "start":
