@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ctx.faults.shuffle_order = args.shuffle_order
     server = EmulatorServer((args.host, args.port), ctx)
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), int(server.server_address[1])
     journal.start()
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from typing import Any
 
 from tests.structr_emulator import auth, files_api, htmldom, httputil, store
@@ -337,7 +338,7 @@ def _update(ctx: Context, family: str, type_name: str, node_id: str, body: dict[
                 return False
             for key, value in body.items():
                 if key == "password":
-                    node["salt"] = store.secrets.token_hex(16)
+                    node["salt"] = secrets.token_hex(16)
                     node["password"] = store.hash_password(str(value), node["salt"])
                 elif key != "members":
                     node[key] = value
@@ -392,7 +393,9 @@ def _delete(ctx: Context, family: str, type_name: str, node_id: str) -> bool:
 def _delete_method(schema: dict[str, Any], node_id: str) -> bool:
     for type_name, definition in (schema.get("definitions") or {}).items():
         methods = definition.get("methods") if isinstance(definition, dict) else None
-        for name in list(methods or {}) if isinstance(methods, dict) else []:
+        if not isinstance(methods, dict):
+            continue
+        for name in list(methods):
             if schema_id(type_name, name) == node_id:
                 del methods[name]
                 return True

@@ -316,7 +316,7 @@ class Emulator:
         found = self._result(
             "GET", "/structr/rest/ApplicationConfigurationDataNode", "layouts", params={"configType": "layout"}
         )
-        layout = json.loads(found[0]["content"]) if found else {"_version": 2, "positions": {}}
+        layout: dict[str, Any] = json.loads(found[0]["content"]) if found else {"_version": 2, "positions": {}}
         layout.setdefault("positions", {})[type_name] = {
             "top": round(random.uniform(0, 900), 1),
             "left": round(random.uniform(0, 1600), 1),

@@ -107,7 +107,7 @@ def ensure_ids(html: str, new_uuid: Callable[[], str]) -> str:
 
 def principal_names(html: str) -> list[str]:
     """Return every principal named in owner/grant comment directives (with repetitions)."""
-    names = []
+    names: list[str] = []
     for comment in _COMMENT.finditer(html):
         names.extend(match.group(2).strip() for match in _PRINCIPAL_DIRECTIVE.finditer(comment.group(1)))
     return names

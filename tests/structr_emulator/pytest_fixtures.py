@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.paths import FIXTURES
-from tests.structr_emulator.harness import Emulator
+from tests.structr_emulator.harness import Emulator, running_emulator
 
 EmulatorFactory = Callable[..., Emulator]
 
@@ -36,9 +37,21 @@ def emulator(emulator_factory: EmulatorFactory) -> Emulator:
     return emulator_factory()
 
 
+@pytest.fixture(scope="session")
+def _meetdown_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stopped emulator's data directory with meetdown imported once per session (copied per test)."""
+    data_dir = tmp_path_factory.mktemp("meetdown-template") / "data"
+    with running_emulator(data_dir) as emulator:
+        emulator.import_dir(FIXTURES / "meetdown")
+    (data_dir / "logs" / "server.log").unlink()
+    return data_dir
+
+
 @pytest.fixture
-def meetdown_emulator(emulator_factory: EmulatorFactory) -> Emulator:
-    """A fresh emulator with the meetdown fixture imported."""
-    emulator = emulator_factory()
-    emulator.import_dir(FIXTURES / "meetdown")
-    return emulator
+def meetdown_emulator(
+    emulator_factory: EmulatorFactory, _meetdown_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Emulator:
+    """A fresh emulator with the meetdown fixture imported (a cold copy of a data dir that imported it)."""
+    data_dir = tmp_path_factory.mktemp("structr-data") / "data"
+    shutil.copytree(_meetdown_data_dir, data_dir, ignore=shutil.ignore_patterns("store_lock"))
+    return emulator_factory(data_dir)
