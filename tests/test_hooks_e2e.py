@@ -55,8 +55,10 @@ def test_pre_commit_adds_the_server_change_to_the_commit(project: Path, emulator
     emulator.set_page_content(PAGE, page_html("changed on the server"))
     (project / "README.md").write_text("docs changed\n")
     git(project, "add", "README.md")
-    # stdin from /dev/null and no TTY, as from a GUI client.
-    result = git(project, "commit", "-m", "docs", stdin="")
+    # As from a GUI client: stdin not a TTY, a bare PATH without appsync's virtualenv, no TERM.
+    gui_env = hook_env({"PATH": "/usr/bin:/bin"})
+    gui_env.pop("TERM", None)
+    result = git(project, "commit", "-m", "docs", stdin="", env=gui_env)
     assert "appsync pre-commit: added the export of env 'dev' to this commit" in result.stderr
     assert committed_files(project) == ["README.md", PAGE_FILE]
     assert "changed on the server" in git(project, "show", f"HEAD:{PAGE_FILE}").stdout
