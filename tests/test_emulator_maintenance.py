@@ -57,6 +57,8 @@ def test_concurrent_deployment_is_a_silent_200_noop(emulator_factory: EmulatorFa
         time.sleep(0.05)
     env = emulator.rest("GET", "/structr/rest/_env").json()["result"]
     assert env["isDeploymentActive"] is True
+    download = emulator.rest("GET", "/structr/deploy", params={"name": "x"})
+    assert (download.status_code, download.content) == (200, b"")  # the export was a no-op: empty body
     second = _deploy(emulator, mode="export", target=str(tmp_path / "never"))
     first.join()
     assert second.status_code == 200 and second.json()["result"] == []
@@ -113,12 +115,18 @@ def test_folder_without_deployment_files_is_refused(emulator: Emulator, tmp_path
     assert "does not contain any of the files" in response.json()["result"][0]
 
 
-def test_version_521_answers_422_for_failed_preconditions(emulator_factory: EmulatorFactory) -> None:
+def test_version_521_answers_422_for_failed_preconditions(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
     emulator = emulator_factory(version="5.2.1")
     response = _deploy(emulator, mode="import", source="/does/not/exist")
     assert response.status_code == 422
     assert "does not exist" in response.json()["result"][0]
     assert "start" in response.headers and "end" not in response.headers
+    source = tmp_path / "from6"
+    (source / "pages").mkdir(parents=True)
+    (source / "deployment.conf").write_text("structr-version = 6.1.0 x 1\nuuid-format = without_dashes\n")
+    assert _deploy(emulator, mode="import", source=str(source)).status_code == 422  # newer than 5.2
+    (source / "deployment.conf").write_text("structr-version = 5.2.0 x 1\nuuid-format = with_dashes\n")
+    assert "end" in _deploy(emulator, mode="import", source=str(source)).headers  # no uuid check before 6.0
 
 
 @pytest.mark.parametrize(
@@ -146,6 +154,7 @@ def test_export_io_error_is_swallowed_200_without_end_header(emulator: Emulator,
 def test_other_methods_give_405_and_lenient_json_is_accepted(emulator: Emulator, tmp_path: Path) -> None:
     for method in ("GET", "PUT", "DELETE"):
         assert emulator.rest(method, DEPLOY).status_code == 405
+    assert emulator.rest("OPTIONS", DEPLOY).headers["Allow"] == "POST"
     raw = f'{{mode:"export", target:"{tmp_path / "lenient"}"}}'
     response = emulator.rest("POST", DEPLOY, data=raw, headers={"Content-Type": "application/json"})
     assert response.status_code == 200 and "end" in response.headers

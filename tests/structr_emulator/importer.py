@@ -77,7 +77,9 @@ def check_preconditions(
             "Importing it is not supported.",
         )
     uuid_format = conf.get("uuid-format")
-    if uuid_format is None:
+    if ctx.is_v5:
+        pass  # the UUID-format check arrived in 6.0.0
+    elif uuid_format is None:
         ctx.log.info("deployment.conf has no uuid-format, assuming the export matches this instance")
     elif uuid_format == "both":
         ctx.log.warning("Export allows both UUID formats; this instance uses without_dashes, continuing")
@@ -166,8 +168,11 @@ class AppImport:
         if not path.is_file():
             return
         self.log.info("Importing %s (replacing all existing ones)", label)
+        raw_items = _load_json(path)
+        if key == "grants" and raw_items and not any("visibleToPublicUsers" in raw for raw in raw_items):
+            self.log.warning("grants.json looks like a pre-4.0 export (no visibility flags); applying defaults")
         items = []
-        for raw in _load_json(path):
+        for raw in raw_items:
             item = self.resolver.fix(raw) if ("owner" in raw or "grantees" in raw) else dict(raw)
             item.setdefault("id", new_uuid())
             item.update(forced)

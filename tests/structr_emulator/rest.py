@@ -68,6 +68,8 @@ def _logout(ctx: Context, request: Request) -> Response:
 
 
 def _maintenance(ctx: Context, request: Request, command: str, body: dict[str, Any]) -> Response:
+    if request.method == "OPTIONS":
+        return Response(status=200, body=b"", headers={"Allow": "POST"})
     if request.method != "POST":
         return _error(405, f"Method {request.method} not allowed")
     principal = request.principal
