@@ -197,3 +197,14 @@ def test_health_endpoints(emulator: Emulator) -> None:
     assert health.headers["Content-Type"] == "application/health+json"
     assert health.json()["status"] == "pass"
     assert requests.get(emulator.url + "/structr/health/ready", timeout=10).status_code == 200
+
+
+def test_schema_import_failure_is_a_422_framework_error(emulator: Emulator, tmp_path: Path) -> None:
+    (tmp_path / "app" / "schema").mkdir(parents=True)
+    (tmp_path / "app" / "schema" / "schema.json").write_text("{ broken")
+    digest = emulator.state_digest()
+    response = _deploy(emulator, mode="import", source=str(tmp_path / "app"))
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == 422 and body["message"].startswith("Unable to import schema: ")
+    assert emulator.state_digest() == digest

@@ -9,15 +9,9 @@ from typing import Any
 
 from tests.structr_emulator import datadeploy, exporter, importer
 from tests.structr_emulator.context import Context
+from tests.structr_emulator.errors import FrameworkError
 
-
-class FrameworkError(Exception):
-    """A FrameworkException: answered with its status and {"code","message","errors"}."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+__all__ = ["COMMANDS", "CommandResult", "FrameworkError", "run_command", "run_deploy"]
 
 
 @dataclass

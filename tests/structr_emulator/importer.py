@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.structr_emulator import datadeploy, htmldom, model, schema_io, scripts
 from tests.structr_emulator.context import Context
+from tests.structr_emulator.errors import FrameworkError
 from tests.structr_emulator.exporter import file_paths, signed_xxh64
 from tests.structr_emulator.store import new_uuid
 
@@ -201,7 +202,11 @@ class AppImport:
         if not (schema_dir / "schema.json").is_file():
             self.log.info("No schema/schema.json, continuing without schema import")
             return
-        schema, missing = schema_io.read_schema(schema_dir)
+        try:
+            schema, missing = schema_io.read_schema(schema_dir)
+        except ValueError as exc:
+            # A schema import failure surfaces as a 422 FrameworkException, rethrown by DC#doImport.
+            raise FrameworkError(422, f"Unable to import schema: {exc}") from exc
         if missing:
             self.log.warning("Missing Schema file(s): %s", ", ".join(missing))
         definitions = schema.get("definitions") or {}
