@@ -356,9 +356,11 @@ class Neo4jServer:
         jvm_args: tuple[str, ...] = (),
         class_archive: Path | bool | None = True,
         dump_archive: Path | None = None,
+        write: bool = True,
     ) -> None:
         """class_archive: True uses the archive of ensure_class_archive() if it exists, a path
-        uses that one, None uses none. dump_archive: write one at exit (training only)."""
+        uses that one, None uses none. dump_archive: write one at exit (training only).
+        write: create the instance dir, conf and an empty data dir now (open() passes False)."""
         self.instance_dir = Path(instance_dir).resolve()
         self.data_dir = Path(data_dir).resolve() if data_dir else self.instance_dir / "data"
         self.bolt_port = bolt_port if bolt_port is not None else free_port()
@@ -371,7 +373,9 @@ class Neo4jServer:
             class_archive = class_archive_path(self.java)
         self.class_archive = class_archive if isinstance(class_archive, Path) else None
         self.dump_archive = dump_archive
-        self._write_files()
+        if write:
+            self._write_files()
+            self.data_dir.mkdir(parents=True, exist_ok=True)
 
     # ---- layout
 
@@ -393,6 +397,7 @@ class Neo4jServer:
             lib=Path(spec["lib"]),
             jvm_args=tuple(spec.get("jvm_args", ())),
             class_archive=Path(spec["class_archive"]) if spec.get("class_archive") else None,
+            write=False,
         )
 
     @property
@@ -455,7 +460,9 @@ class Neo4jServer:
         return "\n".join(lines) + "\n"
 
     def _write_files(self) -> None:
-        for directory in (self.conf_dir, self.logs_dir, self.run_dir, self.data_dir):
+        # Never creates the data dir here: a restore may have moved it aside for a moment, and an
+        # empty dir in its place would change what a rename does. Neo4j creates it if missing.
+        for directory in (self.conf_dir, self.logs_dir, self.run_dir):
             directory.mkdir(parents=True, exist_ok=True)
         (self.conf_dir / "neo4j.conf").write_text(self._config_text(), encoding="utf-8")
         spec = {
