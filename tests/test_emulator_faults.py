@@ -99,9 +99,9 @@ def test_faults_do_not_touch_the_control_endpoint(emulator: Emulator) -> None:
     assert payload[:2] == b"PK"
 
 
-def test_noop_deploy_leaves_zip_downloads_alone(emulator: Emulator, tmp_path: Path) -> None:
+def test_noop_deploy_on_a_zip_download_gives_an_empty_body(emulator: Emulator, tmp_path: Path) -> None:
     emulator.import_dir(FIXTURES / "hello-world")
-    emulator.set_fault("noop_deploy")
-    assert (emulator.export_dir(tmp_path / "out") / "pages" / "hello-world.html").is_file()
-    emulator.import_dir(FIXTURES / "meetdown")  # the upload is the one that does nothing
-    assert [p["name"] for p in emulator.rest("GET", "/structr/rest/Page").json()["result"]] == ["hello-world"]
+    emulator.set_fault("noop_deploy", path="/structr/deploy")
+    response = emulator.rest("GET", "/structr/deploy", params={"name": "x"})
+    assert (response.status_code, response.content) == (200, b"")
+    assert (emulator.export_dir(tmp_path / "out") / "pages" / "hello-world.html").is_file()  # one-shot

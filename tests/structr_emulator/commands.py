@@ -48,19 +48,14 @@ def _check_target(target: Any, what: str) -> Path:
     return path
 
 
-def run_deploy(
-    ctx: Context, body: dict[str, Any], *, data: bool = False, path: str = "", download: bool = False
-) -> CommandResult:
-    """DeployCommand / DeployDataCommand#execute with the 6.x (or 5.2.x) HTTP behaviour.
-
-    `download` marks the export behind GET /structr/deploy, which the `noop_deploy` switch leaves alone.
-    """
+def run_deploy(ctx: Context, body: dict[str, Any], *, data: bool = False, path: str = "") -> CommandResult:
+    """DeployCommand / DeployDataCommand#execute with the 6.x (or 5.2.x) HTTP behaviour."""
     label = "Data deployment" if data else "Deployment"
     mode = body.get("mode")
     if mode not in ("export", "import"):
         ctx.log.warning("Unsupported mode '%s'", mode)
         return CommandResult()
-    if not download and ctx.faults.take("noop_deploy", path) is not None:
+    if ctx.faults.take("noop_deploy", path) is not None:
         ctx.log.info("noop_deploy fault: answering 200 without doing anything")
         return CommandResult()
     if data and mode == "export":

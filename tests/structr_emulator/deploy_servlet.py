@@ -59,7 +59,7 @@ def handle_get(ctx: Context, request: Request) -> Response:
         body = {"mode": "export", "target": str(folder)}
         if mode == "data":
             body["types"] = query["types"]
-        commands.run_deploy(ctx, body, data=mode == "data", path=PATH, download=True)
+        commands.run_deploy(ctx, body, data=mode == "data", path=PATH)
         if not folder.is_dir():
             # Export errors (or a concurrent deployment) are only logged: 200 with an empty body.
             return Response(status=200, body=b"", content_type="application/zip")
