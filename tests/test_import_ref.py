@@ -114,6 +114,21 @@ def evolving(meetdown_emulator: Emulator, make_project: Callable[..., Project]) 
     return project, [first, second, third]
 
 
+@pytest.fixture
+def small(emulator: Emulator, make_project: Callable[..., Project]) -> tuple[Project, list[str]]:
+    """A small app in two exports: hello-world plus a page "about"; then "about" gone, "news" and a type added."""
+    emulator.import_dir(FIXTURES / "hello-world")
+    project = make_project(dev=emulator)
+    emulator.create_page("about", "<html><body><h1>About</h1></body></html>")
+    first = project.export(message="hello world with about")
+    emulator.delete_page("about")
+    emulator.create_page("news", "<html><body><h1>News</h1></body></html>")
+    emulator.add_schema_type("Probe")
+    emulator.add_schema_method("Probe", "answer", "{ return 42; }")
+    second = project.export(message="news instead of about, a Probe type")
+    return project, [first, second]
+
+
 # -- 1. restore an older commit -----------------------------------------------------------------------------
 
 
@@ -137,8 +152,8 @@ def test_restore_older_commit_exactly(evolving: tuple[Project, list[str]]) -> No
     assert "news" not in pages  # added later, gone
 
 
-def test_after_an_import_the_seal_is_the_imported_state(evolving: tuple[Project, list[str]]) -> None:
-    project, (first, second, _third) = evolving
+def test_after_an_import_the_seal_is_the_imported_state(small: tuple[Project, list[str]]) -> None:
+    project, (first, second) = small
     assert project.cli("import", first, "--yes", "--allow-delete").code == 0
     # last-export now records what the import verified, so a second import is not refused as "uncommitted".
     result = project.cli("import", second, "--yes", "--allow-delete")
@@ -181,7 +196,9 @@ def test_missing_principals_are_listed_with_the_pre_deploy_hint(
 # -- 3. folders git dropped ---------------------------------------------------------------------------------
 
 
-def test_react_todo_over_pages_gives_no_pages(meetdown_emulator: Emulator, make_project: Callable[..., Project]) -> None:
+def test_react_todo_over_pages_gives_no_pages(
+    meetdown_emulator: Emulator, make_project: Callable[..., Project]
+) -> None:
     project = make_project(dev=meetdown_emulator)
     project.export()
     react = project.commit_folder(FIXTURES / "react-todo-demo", "react-todo-demo as in its own repository")
@@ -203,10 +220,10 @@ def test_react_todo_over_pages_gives_no_pages(meetdown_emulator: Emulator, make_
 # -- 4. refusals and rollback -------------------------------------------------------------------------------
 
 
-def test_uncommitted_server_changes_are_refused(evolving: tuple[Project, list[str]]) -> None:
-    project, (first, _second, _third) = evolving
+def test_uncommitted_server_changes_are_refused(small: tuple[Project, list[str]]) -> None:
+    project, (first, _second) = small
     emulator = project.envs["dev"]
-    emulator.set_page_content("home", "<html><body>edited in the UI, never exported</body></html>")
+    emulator.set_page_content("hello-world", "<html><body>edited in the UI, never exported</body></html>")
     before = emulator.state_digest()
     result = project.cli("import", first, "--yes", "--allow-delete")
     assert result.code == EXIT_REFUSED
@@ -220,8 +237,8 @@ def test_uncommitted_server_changes_are_refused(evolving: tuple[Project, list[st
     assert project.server_tree() == project.tree_at(first)
 
 
-def test_dry_run_leaves_the_server_byte_identical(evolving: tuple[Project, list[str]]) -> None:
-    project, (first, _second, _third) = evolving
+def test_dry_run_leaves_the_server_byte_identical(small: tuple[Project, list[str]]) -> None:
+    project, (first, _second) = small
     emulator = project.envs["dev"]
     before = emulator.state_digest()
     result = project.cli("import", first, "--dry-run")
@@ -233,8 +250,8 @@ def test_dry_run_leaves_the_server_byte_identical(evolving: tuple[Project, list[
     assert project.refs("refs/appsync/dev/pre-import/") == []
 
 
-def test_importing_the_pre_import_ref_rolls_back(evolving: tuple[Project, list[str]]) -> None:
-    project, (first, _second, third) = evolving
+def test_importing_the_pre_import_ref_rolls_back(small: tuple[Project, list[str]]) -> None:
+    project, (first, third) = small
     assert project.cli("import", first, "--yes", "--allow-delete").code == 0
     (rollback,) = project.refs("refs/appsync/dev/pre-import/")
     result = project.cli("import", rollback, "--yes", "--allow-delete")
@@ -257,20 +274,16 @@ def test_a_ref_without_an_export_is_refused(emulator: Emulator, make_project: Ca
     assert project.cli("import", "no-such-ref").code == EXIT_USAGE
 
 
-def test_protected_env_needs_both_flags_without_a_terminal(
-    meetdown_emulator: Emulator, make_project: Callable[..., Project]
-) -> None:
-    project = make_project(dev=meetdown_emulator)
+def test_protected_env_needs_both_flags_without_a_terminal(small: tuple[Project, list[str]]) -> None:
+    project, (first, _second) = small
+    emulator = project.envs["dev"]
     config = project.root / "appsync.toml"
     config.write_text(config.read_text() + "protected = true\n")
-    commit = project.export()
-    meetdown_emulator.delete_page("logout")
-    project.export()
-    before = meetdown_emulator.state_digest()
-    assert project.cli("import", commit, "--yes").code == EXIT_REFUSED
-    assert project.cli("import", commit, "--allow-delete").code == EXIT_REFUSED
-    assert meetdown_emulator.state_digest() == before
-    assert project.cli("import", commit, "--yes", "--allow-delete").code == 0
+    before = emulator.state_digest()
+    assert project.cli("import", first, "--yes").code == EXIT_REFUSED
+    assert project.cli("import", first, "--allow-delete").code == EXIT_REFUSED
+    assert emulator.state_digest() == before
+    assert project.cli("import", first, "--yes", "--allow-delete").code == 0
 
 
 # -- 5. upload faults ---------------------------------------------------------------------------------------
@@ -291,8 +304,8 @@ def _import_with_fault(project: Project, ref: str, inject: Callable[[], None]) -
     return error
 
 
-def test_upload_answered_500(evolving: tuple[Project, list[str]]) -> None:
-    project, (first, _second, third) = evolving
+def test_upload_answered_500(small: tuple[Project, list[str]]) -> None:
+    project, (first, third) = small
     emulator = project.envs["dev"]
     error = _import_with_fault(project, first, lambda: emulator.set_fault("status", code=500, path="/structr/deploy"))
     assert error.exit_code == EXIT_SERVER
@@ -301,8 +314,8 @@ def test_upload_answered_500(evolving: tuple[Project, list[str]]) -> None:
     assert project.server_tree() == project.tree_at(third)
 
 
-def test_upload_connection_dropped(evolving: tuple[Project, list[str]]) -> None:
-    project, (first, _second, _third) = evolving
+def test_upload_connection_dropped(small: tuple[Project, list[str]]) -> None:
+    project, (first, _second) = small
     emulator = project.envs["dev"]
 
     def drop() -> None:
@@ -313,10 +326,8 @@ def test_upload_connection_dropped(evolving: tuple[Project, list[str]]) -> None:
     assert error.exit_code == EXIT_UNREACHABLE
 
 
-def test_upload_silent_noop_is_not_success(
-    evolving: tuple[Project, list[str]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    project, (first, _second, third) = evolving
+def test_upload_silent_noop_is_not_success(small: tuple[Project, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    project, (first, third) = small
     emulator = project.envs["dev"]
     real_push = importer.transfer.push_import
 
