@@ -531,7 +531,7 @@ class Neo4jServer:
 
     def log_tail(self, lines: int = 40) -> str:
         parts: list[str] = []
-        for path in (self.console_log, self.logs_dir / "neo4j.log"):
+        for path in (self.console_log, self.logs_dir / "neo4j.log", self.logs_dir / "debug.log"):
             if path.is_file():
                 text = path.read_text(encoding="utf-8", errors="replace").splitlines()
                 parts.append(f"--- {path}\n" + "\n".join(text[-lines:]))
@@ -584,11 +584,24 @@ class Neo4jServer:
                 )
             time.sleep(0.1)
 
-    def start(self, timeout: float = DEFAULT_START_TIMEOUT) -> float:
-        """Start (if not running) and wait until Bolt accepts connections; returns seconds taken."""
+    def start(self, timeout: float = DEFAULT_START_TIMEOUT, *, new_port_on_clash: bool = False) -> float:
+        """Start (if not running) and wait until Bolt accepts connections; returns seconds taken.
+
+        new_port_on_clash: when the Bolt port was taken meanwhile, move to a free one and retry
+        (only for a server whose port nobody has been told yet, as in the fixtures)."""
         began = time.monotonic()
-        self.launch()
-        self.wait_ready(timeout)
+        for attempt in range(3):
+            self.launch()
+            try:
+                self.wait_ready(timeout)
+            except Neo4jHarnessError as exc:
+                if not (new_port_on_clash and attempt < 2 and "Address already in use" in str(exc)):
+                    raise
+                logger.warning("Bolt port %s taken; retrying on another", self.bolt_port)
+                self.bolt_port = free_port()
+                self._write_files()
+                continue
+            break
         return time.monotonic() - began
 
     def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT, *, kill_after_timeout: bool = True) -> float:

@@ -52,5 +52,5 @@ def neo4j_factory(tmp_path: Path) -> Iterator[Callable[..., Neo4jServer]]:
 def neo4j_server(neo4j_factory: Callable[..., Neo4jServer]) -> Neo4jServer:
     """A running Neo4j (Bolt on 127.0.0.1, auth off) with a fresh data dir; stopped at teardown."""
     server = neo4j_factory("neo4j")
-    server.start()
+    server.start(new_port_on_clash=True)
     return server
