@@ -215,7 +215,7 @@ def _execute(run: _Run, source: Materialized) -> ImportOutcome:
             outcome.total_seconds = timer.total
             return outcome
         _seal(run, plan)
-        if not plan.changes_anything:
+        if not plan.changes_anything and not (run.with_data and source.data_dir is not None):
             logger.info("the server already holds %s; nothing to import", run.label)
             outcome.verified = True
             outcome.total_seconds = timer.total

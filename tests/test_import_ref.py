@@ -346,3 +346,55 @@ def test_upload_silent_noop_is_not_success(small: tuple[Project, list[str]], mon
     errors = [line for line in result.err.splitlines() if line.startswith("appsync: error:")]
     assert len(errors) == 1  # one line, plus the hint
     assert project.server_tree() == project.tree_at(third)
+
+
+# -- data ---------------------------------------------------------------------------------------------------
+
+
+def test_with_data_imports_the_data_folder_and_only_then(
+    small: tuple[Project, list[str]], emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    project, _commits = small
+    source = project.envs["dev"]
+    assert source.rest("POST", "/structr/rest/Group", json={"name": "editors"}).status_code == 201
+    target = tmp_path / "data-export"
+    answer = source.rest(
+        "POST", "/structr/rest/maintenance/deployData", json={"mode": "export", "target": str(target), "types": "Group"}
+    )
+    assert answer.status_code == 200, answer.text
+    subprocess.run(["cp", "-r", str(target), str(project.root / "webapp" / "data")], check=True)
+    project.git("add", "webapp")
+    project.git("commit", "-qm", "seed data: the editors group")
+    fresh = emulator_factory()
+    config = project.root / "appsync.toml"
+    config.write_text(config.read_text() + f'\n[env.fresh]\nurl = "{fresh.url}"\nuser = "admin"\n')
+
+    def groups() -> set[str]:
+        return {item["name"] for item in fresh.rest("GET", "/structr/rest/Group").json()["result"]}
+
+    plain = project.cli("import", "HEAD", "--env", "fresh", "--yes")
+    assert plain.code == 0, plain.err
+    assert "editors" not in groups()
+    with_data = project.cli("import", "HEAD", "--env", "fresh", "--yes", "--with-data")
+    assert with_data.code == 0, with_data.err
+    assert "data/: the data deployment in the ref is imported too" in with_data.out
+    assert "editors" in groups()
+
+
+def test_import_directory_puts_the_working_tree_folder_on_the_server(small: tuple[Project, list[str]]) -> None:
+    project, (first, second) = small
+    unchanged = importer.import_directory(project.loaded, "dev", project.root / "webapp", label="working tree")
+    assert not unchanged.imported
+    assert unchanged.verified
+    project.git("rm", "-rq", "webapp")
+    project.git("checkout", first, "--", "webapp")
+    outcome = importer.import_directory(
+        project.loaded, "dev", project.root / "webapp", label="working tree", yes=True, allow_delete=True
+    )
+    assert outcome.imported
+    assert outcome.verified
+    assert project.server_tree() == project.tree_at(first)
+    assert project.git("status", "--porcelain", "--", "webapp")  # the user's edits, left as they were
+    assert set(outcome.timings) >= {"materialize", "fetch_live", "upload", "verify_export"}
+    assert 0 < outcome.server_seconds < outcome.total_seconds
+    assert project.tree_at(second) != project.tree_at(first)
