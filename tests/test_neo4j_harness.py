@@ -119,11 +119,21 @@ def test_stop_checkpoints_frees_the_lock_and_a_restart_keeps_the_data(neo4j_serv
     again = Neo4jServer.open(neo4j_server.instance_dir)
     with again:
         assert again.data_dir == neo4j_server.data_dir
+        assert not again.recovered_on_last_start()
         assert count_nodes(uri, "Item") == 1500
         write_nodes(uri, 10, label="Other")
         assert count_nodes(uri) == 1510
     assert not again.is_running()
     assert store_lock_is_free(again.store_lock_path)
+
+    # a crash (SIGKILL, no checkpoint) is visible on the next start: Neo4j replays its tx logs
+    again.start()
+    write_nodes(uri, 7, label="Late")
+    again.kill()
+    assert store_lock_is_free(again.store_lock_path)
+    again.start()
+    assert again.recovered_on_last_start()
+    assert count_nodes(uri, "Late") == 7
 
 
 @pytest.mark.neo4j

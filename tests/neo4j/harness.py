@@ -537,6 +537,24 @@ class Neo4jServer:
                 parts.append(f"--- {path}\n" + "\n".join(text[-lines:]))
         return "\n".join(parts)
 
+    def debug_log_since_launch(self) -> str:
+        """What Neo4j wrote to debug.log since the last launch."""
+        debug_log = self.logs_dir / "debug.log"
+        if not debug_log.is_file():
+            return ""
+        try:
+            offset = int((self.run_dir / "debug.log.offset").read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            offset = 0
+        with debug_log.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read().decode("utf-8", errors="replace")
+
+    def recovered_on_last_start(self) -> bool:
+        """True when the last start had to replay transaction logs: the store was not shut down
+        cleanly (a crash, or a copy taken while Neo4j ran). A cold copy never needs it."""
+        return "Recovery required" in self.debug_log_since_launch()
+
     # ---- start and stop
 
     def launch(self, *, stop_at_exit: bool = True) -> int:
@@ -550,6 +568,9 @@ class Neo4jServer:
         if not (self.lib / f"neo4j-{NEO4J_VERSION}.jar").is_file():
             raise Neo4jHarnessError(f"Neo4j jars missing in {self.lib}; run {PROVISION_SCRIPT}")
         self._write_files()
+        debug_log = self.logs_dir / "debug.log"
+        offset = debug_log.stat().st_size if debug_log.is_file() else 0
+        (self.run_dir / "debug.log.offset").write_text(f"{offset}\n", encoding="utf-8")
         # sh backgrounds the JVM and exits: the JVM is nobody's child here, in its own session.
         script = '"$@" </dev/null >>"$0" 2>&1 & echo $!'
         out = subprocess.run(
