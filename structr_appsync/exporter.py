@@ -187,8 +187,12 @@ def _index_backup(repo: GitRepo, scratch: Path) -> Iterator[Callable[[], None]]:
     yield restore
 
 
-def _swap_in(target: Path, new: Path, aside: Path) -> Callable[[], None]:
-    """Replace the folder ``target`` by ``new`` (renames only); return the undo."""
+def _swap_in(target: Path, new: Path, aside: Path, *, keep: list[Path]) -> Callable[[], None]:
+    """Replace the folder ``target`` by ``new`` (renames only) and return the undo.
+
+    ``keep`` are paths (relative to ``target``) of ignored files the user has in the folder, such as editor or
+    build files: they move over into the new folder instead of disappearing with the old one.
+    """
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise GitError(f"{target} is not a folder; move it away and export again")
     had_target = target.exists()
@@ -197,8 +201,21 @@ def _swap_in(target: Path, new: Path, aside: Path) -> Callable[[], None]:
     else:
         target.parent.mkdir(parents=True, exist_ok=True)
     new.rename(target)
+    moved: list[Path] = []
+    for relative in keep:
+        source, destination = aside / relative, target / relative
+        if not (source.exists() or source.is_symlink()):
+            continue
+        if destination.exists() or destination.is_symlink():
+            logger.warning("ignored file %s is now part of the export; the local copy is replaced", relative)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        source.rename(destination)
+        moved.append(relative)
 
     def undo() -> None:
+        for relative in reversed(moved):
+            (target / relative).rename(aside / relative)
         if target.exists():
             target.rename(new)
         if had_target:
@@ -263,11 +280,13 @@ def export_app(
         new_commit: str | None = None
         staged = False
         if update_worktree:
+            keep = [Path(path).relative_to(export_dir) for path in repo.ignored_paths(export_dir)]
             with _index_backup(repo, scratch) as restore_index:
-                undo = _swap_in(loaded.export_path, prepared.folder, scratch / "previous-worktree")
+                undo = _swap_in(loaded.export_path, prepared.folder, scratch / "previous-worktree", keep=keep)
                 try:
                     if commit or stage:
-                        repo.stage_paths([export_dir])
+                        # index entries = the normalized export exactly, whatever .gitignore says
+                        repo.index_paths_from(snapshot, export_dir)
                         staged = True
                     if commit and not stage and changed:
                         head_tree = repo.tree_id(head) if head else None

@@ -334,7 +334,28 @@ class GitRepo:
 
     @property
     def index_path(self) -> Path:
+        """The index git uses here: $GIT_INDEX_FILE inside a hook (e.g. `git commit -a`), else .git/index."""
+        override = os.environ.get("GIT_INDEX_FILE")
+        if override:
+            path = Path(override)
+            return path if path.is_absolute() else self.root / path
         return self.git_dir / "index"
+
+    def ignored_paths(self, path: str) -> list[str]:
+        """Ignored files and folders under ``path`` (relative to the root; a wholly ignored folder once)."""
+        listing = self.git(
+            "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory", "--", path
+        ).stdout
+        return [entry.rstrip("/") for entry in listing.split("\0") if entry]
+
+    def index_paths_from(self, commit: str, path: str) -> None:
+        """Make the index entries under ``path`` those of ``commit``; other entries stay as they are.
+
+        The refresh afterwards records the stat data of the (identical) working-tree files, so a later
+        `git status` does not hash them again.
+        """
+        self.git("reset", "-q", commit, "--", path)
+        self.git("update-index", "-q", "--refresh", check=False)
 
     def stage_paths(self, paths: list[str]) -> None:
         """`git add -A -f` exactly these paths into the user's index (deletions included)."""

@@ -334,3 +334,47 @@ def test_a_failing_git_step_rolls_back_worktree_and_index(
     assert code == 1 and "simulated failure" in err
     assert repo_state(root) == before
     assert (root / "webapp" / "pages" / "login.html").is_file()
+
+
+def test_ignored_local_files_survive_and_ignore_rules_do_not_shrink_the_export(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
+    (root / ".gitignore").write_text("*.swp\n*.css\n")
+    git(root, "add", ".gitignore")
+    git(root, "commit", "-q", "-m", "ignore rules")
+    assert export(root)[0] == 0
+    # an exported file matching the user's ignore rules is still committed, and the index agrees
+    assert "webapp/files/css/main.css" in git(root, "ls-files", "webapp")
+    assert git(root, "status", "--porcelain", "--", "webapp") == ""
+    swap = root / "webapp" / "pages" / ".home.html.swp"
+    swap.write_text("editor state\n")
+    meetdown_emulator.set_page_content("home", "<html><body>new</body></html>")
+    code, _out, err = export(root)
+    assert code == 0, err
+    assert swap.read_text() == "editor state\n"
+    assert ".home.html.swp" not in git(root, "ls-files", "webapp")
+    assert git(root, "status", "--porcelain", "--ignored", "--", "webapp").split() == [
+        "!!",
+        "webapp/pages/.home.html.swp",
+    ]
+
+
+def test_export_into_a_repository_without_commits(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.import_dir(FIXTURES / "hello-world")
+    project = tmp_path / "fresh"
+    project.mkdir()
+    monkeypatch.setenv("APPSYNC_PASSWORD", "admin")
+    assert run_cli("init", "--url", emulator.url, cwd=project).code == 0
+    (project / "todo.txt").write_text("staged before the first commit\n")
+    git(project, "add", "todo.txt")
+    code, out, err = export(project)
+    assert code == 0, err
+    assert "committed" in out
+    assert commit_count(project) == 1
+    assert git(project, "show", "--name-only", "--format=", "HEAD").split()[0].startswith("webapp/")
+    assert "todo.txt" not in git(project, "ls-tree", "-r", "--name-only", "HEAD")
+    assert git(project, "diff", "--cached", "--name-only").split() == ["todo.txt"]
+    assert git(project, "status", "--porcelain", "--", "webapp") == ""
