@@ -11,6 +11,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from structr_appsync.consent import ConsentRequest, require_consent
 from structr_appsync.errors import AppsyncError, DeploymentFailed, RefusedError, VerificationFailed
 from structr_appsync.exporter import last_export_ref
 from structr_appsync.gitrepo import GitRepo, repo_lock
-from structr_appsync.materialize import Materialized, copy_directory, materialize_ref
+from structr_appsync.materialize import Materialized, check_ref, copy_directory, materialize_ref
 from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree
 from structr_appsync.principals import (
     MissingPrincipal,
@@ -80,13 +81,15 @@ class ImportOutcome:
     verified: bool = False
     rollback_ref: str | None = None
     last_export_sha: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    server_steps: set[str] = field(default_factory=set)
-    total_seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step (steps may overlap)
+    server_steps: set[str] = field(default_factory=set)  # the steps that are server calls
+    total_seconds: float = 0.0  # wall clock of the whole import
+    server_seconds: float = 0.0  # wall clock during which a server call was in flight
 
-    @property
-    def server_seconds(self) -> float:
-        return sum(seconds for name, seconds in self.timings.items() if name in self.server_steps)
+    def finish(self, timer: StepTimer) -> ImportOutcome:
+        self.total_seconds = timer.total
+        self.server_seconds = timer.server_seconds
+        return self
 
 
 class UncommittedServerChanges(RefusedError):
@@ -155,9 +158,8 @@ def import_ref(
         sha = repo.resolve(ref)
         run = _Run(loaded, env_name, ref, sha, repo, workdir, timer, dry_run, yes, force, allow_delete, with_data,
                    confirm, on_plan)  # fmt: skip
-        with timer.step("materialize"):
-            source = materialize_ref(repo, sha, ref, loaded.settings.export_dir, workdir)
-        return _execute(run, source)
+        check_ref(repo, sha, ref, loaded.settings.export_dir)
+        return _execute(run, lambda: materialize_ref(repo, sha, ref, loaded.settings.export_dir, workdir))
 
 
 def import_directory(
@@ -184,9 +186,7 @@ def import_directory(
         repo = GitRepo.open(loaded.root)
         run = _Run(loaded, env_name, label, None, repo, workdir, timer, dry_run, yes, force, allow_delete, with_data,
                    confirm, on_plan)  # fmt: skip
-        with timer.step("materialize"):
-            source = copy_directory(source_dir, label, workdir)
-        return _execute(run, source)
+        return _execute(run, lambda: copy_directory(source_dir, label, workdir))
 
 
 @contextmanager
@@ -198,28 +198,52 @@ def _workdir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _execute(run: _Run, source: Materialized) -> ImportOutcome:
-    loaded, env_name, timer = run.loaded, run.env_name, run.timer
-    env = loaded.settings.env[env_name]
-    with timer.step("normalize"):
-        normalize_tree(source.export_dir, loaded.settings.normalize)
+def _prepare_ref(run: _Run, materialize: Callable[[], Materialized]) -> tuple[Materialized, str]:
+    timer = run.timer
+    with timer.step("materialize"):
+        source = materialize()
+    with timer.step("normalize_ref"):
+        normalize_tree(source.export_dir, run.loaded.settings.normalize)
     with timer.step("hash_ref"):
         ref_tree = snapshots.hash_export(run.repo, source.export_dir)
+    return source, ref_tree
+
+
+def _fetch_live_while_preparing(
+    run: _Run, client: StructrClient, materialize: Callable[[], Materialized]
+) -> tuple[Materialized, str, Path]:
+    """Export the live state and, at the same time, write out and hash the ref (local work hidden behind I/O)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="appsync-ref") as pool:
+        preparing = pool.submit(_prepare_ref, run, materialize)
+        try:
+            with run.timer.step("fetch_live", server=True):
+                live_dir = transfer.fetch_export(run.loaded, run.env_name, client, run.workdir / "live")
+        except AppsyncError:
+            problem = preparing.exception()
+            if isinstance(problem, AppsyncError):
+                raise problem from None  # a ref that is no export is the more basic problem
+            raise
+        source, ref_tree = preparing.result()
+    return source, ref_tree, live_dir
+
+
+def _execute(run: _Run, materialize: Callable[[], Materialized]) -> ImportOutcome:
+    loaded, env_name, timer = run.loaded, run.env_name, run.timer
+    env = loaded.settings.env[env_name]
     with StructrClient.for_env(loaded, env_name) as client:
-        plan, live_tree = _plan(run, client, source, ref_tree)
+        source, ref_tree, live_dir = _fetch_live_while_preparing(run, client, materialize)
+        plan, live_tree = _plan(run, client, source, ref_tree, live_dir)
         if run.on_plan is not None:
             run.on_plan(plan)
         outcome = ImportOutcome(env_name, run.label, run.sha, plan, run.dry_run, timings=timer.timings,
                                 server_steps=timer.server_steps)  # fmt: skip
         if run.dry_run:
-            outcome.total_seconds = timer.total
-            return outcome
+            return outcome.finish(timer)
         _seal(run, plan)
         if not plan.changes_anything and not (run.with_data and source.data_dir is not None):
             logger.info("the server already holds %s; nothing to import", run.label)
             outcome.verified = True
-            outcome.total_seconds = timer.total
-            return outcome
+            return outcome.finish(timer)
         require_consent(
             ConsentRequest(env_name, run.label, env.protected, plan.deletions),
             yes=run.yes,
@@ -246,15 +270,14 @@ def _execute(run: _Run, source: Materialized) -> ImportOutcome:
                 error.hint = f"{error.hint}; {rollback}" if error.hint else rollback
             raise
         outcome.verified = True
-        outcome.total_seconds = timer.total
-        return outcome
+        return outcome.finish(timer)
 
 
-def _plan(run: _Run, client: StructrClient, source: Materialized, ref_tree: str) -> tuple[ImportPlan, str]:
-    loaded, env_name, timer, repo = run.loaded, run.env_name, run.timer, run.repo
+def _plan(
+    run: _Run, client: StructrClient, source: Materialized, ref_tree: str, live_dir: Path
+) -> tuple[ImportPlan, str]:
+    loaded, timer, repo = run.loaded, run.timer, run.repo
     ref_dir = source.export_dir
-    with timer.step("fetch_live", server=True):
-        live_dir = transfer.fetch_export(loaded, env_name, client, run.workdir / "live")
     last_tree = _last_export_tree(run)
     with timer.step("normalize"):
         normalize_tree(live_dir, loaded.settings.normalize, previous=_previous_conf(run, last_tree, ref_dir))

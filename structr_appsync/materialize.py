@@ -35,17 +35,26 @@ class Materialized:
     data_dir: Path | None
 
 
-def materialize_ref(repo: GitRepo, sha: str, ref_label: str, subdir: str, workdir: Path) -> Materialized:
-    """Write ``subdir`` as it is at ``sha`` (from git objects, never the working tree) below ``workdir``.
+def check_ref(repo: GitRepo, sha: str, ref_label: str, subdir: str) -> None:
+    """Refuse a ref without the export folder (cheap: no file is written).
 
     Raises:
-        RefNotFound: when the ref has no such folder, or it is not a deployment export.
+        RefNotFound: when the ref has no such folder.
     """
     if not repo.ref_has_path(sha, subdir):
         raise RefNotFound(
             f"{ref_label} has no {subdir}/ folder, so there is nothing to import",
             hint="pick a commit made by `appsync export`, or set export_dir in appsync.toml",
         )
+
+
+def materialize_ref(repo: GitRepo, sha: str, ref_label: str, subdir: str, workdir: Path) -> Materialized:
+    """Write ``subdir`` as it is at ``sha`` (from git objects, never the working tree) below ``workdir``.
+
+    Raises:
+        RefNotFound: when the ref has no such folder, or it is not a deployment export.
+    """
+    check_ref(repo, sha, ref_label, subdir)
     target = workdir / "ref" / Path(subdir).name
     target.parent.mkdir(parents=True, exist_ok=True)
     repo.materialize(sha, subdir, target)
