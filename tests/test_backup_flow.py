@@ -184,18 +184,20 @@ def test_never_a_live_copy(install: FakeInstall) -> None:
 def test_refuses_when_store_lock_stays_held(install: FakeInstall, monkeypatch: pytest.MonkeyPatch) -> None:
     """A second process keeps the store lock although the services say they stopped: no copy is made."""
     monkeypatch.setattr(services, "LOCK_GRACE_SECONDS", 0.5)
+    (install.neo4j.data / "databases" / "neo4j" / "database_lock").touch()
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import fcntl,os,sys,time;fd=os.open(sys.argv[1],os.O_RDWR);fcntl.lockf(fd,fcntl.LOCK_EX);"
-            "print('locked',flush=True);time.sleep(60)",
+            (
+                "import fcntl,os,sys,time;fd=os.open(sys.argv[1],os.O_RDWR);fcntl.lockf(fd,fcntl.LOCK_EX);"
+                "print('locked',flush=True);time.sleep(60)"
+            ),
             str(install.neo4j.data / "databases" / "neo4j" / "database_lock"),
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
-    (install.neo4j.data / "databases" / "neo4j" / "database_lock").touch()
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         result = cli(install, "backup")
@@ -308,7 +310,7 @@ def test_sigterm_during_copy(install: FakeInstall) -> None:
     _wait_for(marker, process)
     assert not install.structr.running(), "paused in the downtime copy"
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=90)
+    _out, err = process.communicate(timeout=90)
     assert process.returncode == EXIT_INTERRUPTED, err
     assert "SIGTERM" in err
     assert install.both_running()

@@ -80,26 +80,25 @@ class CopyStats:
 
 
 def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """Yield (relative POSIX path, lstat) for everything under root, parents before children, sorted."""
+    """Yield (relative POSIX path, lstat) for everything under root, parents before children."""
+    base = os.fspath(root)
     stack = [""]
     while stack:
         relative = stack.pop()
-        directory = root / relative if relative else root
         try:
-            entries = sorted(os.scandir(directory), key=lambda item: item.name)
+            entries = list(os.scandir(f"{base}/{relative}" if relative else base))
         except FileNotFoundError:
             continue
-        children: list[str] = []
+        prefix = f"{relative}/" if relative else ""
         for entry in entries:
-            rel = f"{relative}/{entry.name}" if relative else entry.name
+            rel = prefix + entry.name
             try:
                 info = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue  # deleted while we walk (only possible during the pre-pass)
             yield rel, info
             if stat.S_ISDIR(info.st_mode):
-                children.append(rel)
-        stack.extend(reversed(children))
+                stack.append(rel)
 
 
 def _fail(action: str, path: Path, exc: OSError) -> ArchiveError:
@@ -244,7 +243,7 @@ class TreeCopy:
     cloner: Cloner = field(default_factory=Cloner)
     observed: dict[str, Observed] = field(default_factory=dict)
     dirs: set[str] = field(default_factory=set)
-    meta: dict[str, SourceMeta] = field(default_factory=dict)
+    meta: dict[str, tuple[str, os.stat_result, str | None]] = field(default_factory=dict)
     stats: CopyStats = field(default_factory=CopyStats)
 
     # -------------------------------------------------------------------------------------------- pre-pass
@@ -313,30 +312,35 @@ class TreeCopy:
         root = source or self.source
         if not root.is_dir():
             raise ArchiveError(f"{self.name}: {root} is not a directory")
-        seen: set[str] = set()
         self.meta = {}
         for rel, info in _walk(root):
-            seen.add(rel)
-            target = self.staged / rel
             try:
                 if fault_hook is not None:
                     fault_hook("delta", f"{self.name}/{rel}")
                 if stat.S_ISDIR(info.st_mode):
-                    self._delta_dir(target)
-                    self.dirs.add(rel)
-                    self.meta[rel] = _meta("dir", info)
-                elif stat.S_ISLNK(info.st_mode):
+                    if rel not in self.dirs or rel in self.observed:  # new, or was a file before
+                        self._delta_dir(self.staged / rel)
+                        self.dirs.add(rel)
+                        self.observed.pop(rel, None)
+                    self.meta[rel] = ("dir", info, None)
+                    continue
+                if stat.S_ISREG(info.st_mode) and self._unchanged(rel, info):
+                    self.meta[rel] = ("file", info, None)
+                    continue
+                target = self.staged / rel
+                self.dirs.discard(rel)
+                if stat.S_ISLNK(info.st_mode):
                     link = str((root / rel).readlink())
                     self._replace_with_symlink(target, link)
-                    self.meta[rel] = _meta("symlink", info, target=link)
+                    self.meta[rel] = ("symlink", info, link)
                 elif stat.S_ISREG(info.st_mode):
                     self._delta_file(root / rel, rel, info, target)
-                    self.meta[rel] = _meta("file", info)
+                    self.meta[rel] = ("file", info, None)
                 else:
                     logger.warning("skipping %s: not a regular file, directory or symlink", root / rel)
             except OSError as exc:
                 raise _fail("copying", root / rel, exc) from exc
-        self._remove_vanished(seen)
+        self._remove_vanished(set(self.meta))
 
     def _delta_dir(self, target: Path) -> None:
         if target.is_symlink() or (target.exists() and not target.is_dir()):
@@ -351,17 +355,24 @@ class TreeCopy:
         target.symlink_to(link)
         self.stats.delta_bytes += len(link)
 
+    def source_meta(self, rel: str) -> SourceMeta:
+        """The source's metadata of ``rel`` as the delta pass saw it."""
+        kind, info, target = self.meta[rel]
+        return _meta(kind, info, target)
+
+    def _unchanged(self, rel: str, info: os.stat_result) -> bool:
+        """Size and mtime as the pre-pass saw them, not racy, and mtime is trusted for this tree."""
+        known = self.observed.get(rel)
+        return (
+            known is not None
+            and not self.verify_all
+            and not known.racy
+            and known.size == info.st_size
+            and known.mtime_ns == info.st_mtime_ns
+        )
+
     def _delta_file(self, source: Path, rel: str, info: os.stat_result, target: Path) -> None:
         known = self.observed.get(rel)
-        unchanged = (
-            known is not None
-            and (known.size, known.mtime_ns) == (info.st_size, info.st_mtime_ns)
-            and not known.racy
-            and not self.verify_all
-            and target.is_file()
-        )
-        if unchanged:
-            return
         big = info.st_size >= BIG_FILE
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)

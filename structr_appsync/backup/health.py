@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 _TCP_SCHEMES = {"bolt": 7687, "neo4j": 7687, "tcp": None}
 PROBE_TIMEOUT = 2.0
-POLL_INTERVAL = 0.2
+POLL_INTERVAL = 0.05
 
 
 @dataclass(frozen=True)

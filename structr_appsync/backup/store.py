@@ -145,7 +145,7 @@ def complete_tree(copy: TreeCopy, source_label: str) -> TreeResult:
     entries: list[FileEntry] = []
     new_bytes = 0
     for rel in sorted(copy.meta):
-        meta: SourceMeta = copy.meta[rel]
+        meta: SourceMeta = copy.source_meta(rel)
         staged = copy.staged / rel
         digest: str | None = None
         if meta.kind == "file":

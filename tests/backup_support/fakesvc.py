@@ -23,10 +23,7 @@ import fcntl
 import http.server
 import os
 import signal
-import socket
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -90,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         for part in header.read_text().split():
             if part.startswith("counter="):
                 counter = int(part.split("=", 1)[1])
+    import threading
+
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     server = None
@@ -119,6 +118,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def start(args: argparse.Namespace) -> int:
+    import socket
+    import subprocess
+
     if _fail_once(args.fail_if):
         sys.stderr.write("fakesvc: start failed (injected)\n")
         return 1

@@ -1,0 +1,313 @@
+"""Backup building blocks: service managers (with systemctl/docker stand-ins on PATH), probes, the store lock
+check, the page-level delta copy, manifest scrubbing, state-file recovery."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from structr_appsync.backup import health, services, storelock
+from structr_appsync.backup.context import context_for
+from structr_appsync.backup.copier import PAGE_SIZE, Cloner, TreeCopy
+from structr_appsync.backup.manifest import scrub
+from structr_appsync.config import BackupConfig, ServiceConfig
+from structr_appsync.errors import ServiceError
+
+STAND_IN = """#!/bin/sh
+# Records its argv, one call per line, and answers like the real tool would for a running/stopped unit.
+printf '%s\\n' "$(basename "$0") $*" >> "$RECORD"
+case "$*" in
+  *is-active*) test -e "$STATE/running-$3" ;;
+  *"ps --status running"*) eval last=\\${$#}; test -e "$STATE/running-$last" && echo "abc123" ; exit 0 ;;
+  *"volume inspect"*) echo "$STATE/volumes/$5" ;;
+  *" stop "*|"stop "*) eval last=\\${$#}; rm -f "$STATE/running-$last" ;;
+  *" start "*|"start "*) eval last=\\${$#}; touch "$STATE/running-$last" ;;
+esac
+"""
+
+
+@pytest.fixture
+def stand_ins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, Path]]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("systemctl", "docker"):
+        script = bin_dir / name
+        script.write_text(STAND_IN)
+        script.chmod(0o755)
+    record, state = tmp_path / "calls.txt", tmp_path / "state"
+    state.mkdir()
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("RECORD", str(record))
+    monkeypatch.setenv("STATE", str(state))
+    yield record, state
+
+
+def _context(tmp_path: Path, manager: str, **extra: object):  # type: ignore[no-untyped-def]
+    (tmp_path / "neo4j").mkdir(exist_ok=True)
+    (tmp_path / "structr").mkdir(exist_ok=True)
+    config = BackupConfig(
+        destination=str(tmp_path / "dest"),
+        neo4j_data=str(tmp_path / "neo4j"),
+        structr_dir=str(tmp_path / "structr"),
+        service_manager=manager,  # type: ignore[arg-type]
+        structr=ServiceConfig(unit="structr-app", stop_timeout=5, start_timeout=5),
+        neo4j=ServiceConfig(unit="neo4j-db", stop_timeout=5, start_timeout=5),
+        **extra,  # type: ignore[arg-type]
+    )
+    return context_for(config, "prod", tmp_path, 5)
+
+
+def test_systemd_commands_and_order(tmp_path: Path, stand_ins: tuple[Path, Path]) -> None:
+    record, state = stand_ins
+    (state / "running-structr-app").touch()
+    (state / "running-neo4j-db").touch()
+    context = _context(tmp_path, "systemd")
+    chosen = services.services_for(context)
+    with services.stopped_services(
+        chosen,
+        services.StateFile(context.state_path),
+        env_name="prod",
+        operation="backup",
+        neo4j_data=context.neo4j_data,
+        attempts=1,
+    ) as downtime:
+        assert json.loads(context.state_path.read_text())["services"] == ["structr", "neo4j"]
+        assert not (state / "running-structr-app").exists()
+    assert downtime.seconds > 0
+    assert not context.state_path.exists()
+    calls = [line for line in record.read_text().splitlines() if "is-active" not in line]
+    assert calls == [
+        "systemctl stop structr-app",
+        "systemctl stop neo4j-db",
+        "systemctl start neo4j-db",
+        "systemctl start structr-app",
+    ]
+    assert "systemctl is-active --quiet neo4j-db" in record.read_text()
+
+
+def test_compose_commands_and_volume_lookup(tmp_path: Path, stand_ins: tuple[Path, Path]) -> None:
+    record, state = stand_ins
+    (state / "running-structr-app").touch()
+    (state / "running-neo4j-db").touch()
+    context = _context(tmp_path, "compose", compose_project_dir="deploy")
+    manager = services.make_manager(context.config, context.root)
+    assert isinstance(manager, services.ComposeManager)
+    assert manager.volume_path("neo4j-database") == state / "volumes" / "neo4j-database"
+    chosen = services.services_for(context)
+    with services.stopped_services(
+        chosen, services.StateFile(context.state_path), env_name="prod", operation="backup", neo4j_data=None, attempts=1
+    ):
+        pass
+    project = str(tmp_path / "deploy")
+    calls = [line for line in record.read_text().splitlines() if " ps " not in line]
+    assert calls == [
+        "docker volume inspect --format {{ .Mountpoint }} neo4j-database",
+        f"docker compose --project-directory {project} stop --timeout 1 structr-app",
+        f"docker compose --project-directory {project} stop --timeout 1 neo4j-db",
+        f"docker compose --project-directory {project} start neo4j-db",
+        f"docker compose --project-directory {project} start structr-app",
+    ]
+
+
+def test_a_failed_stop_restarts_what_was_stopped(tmp_path: Path, stand_ins: tuple[Path, Path]) -> None:
+    _record, state = stand_ins
+    (state / "running-structr-app").touch()
+    (state / "running-neo4j-db").touch()
+    context = _context(tmp_path, "systemd")
+    chosen = services.services_for(context)
+    # Neo4j's stop "succeeds" but the unit stays active: it is not proven down.
+    broken = services.Service("neo4j", chosen[1].config, _StaysUp(chosen[1].manager))
+    with (
+        pytest.raises(ServiceError, match="Neo4j did not stop"),
+        services.stopped_services(
+            [chosen[0], broken],
+            services.StateFile(context.state_path),
+            env_name="prod",
+            operation="backup",
+            neo4j_data=None,
+            attempts=1,
+        ),
+    ):
+        pytest.fail("the body must not run")
+    assert (state / "running-structr-app").exists()
+    assert not context.state_path.exists()
+
+
+class _StaysUp:
+    def __init__(self, inner: services.Manager) -> None:
+        self.inner = inner
+
+    def stop(self, service: ServiceConfig, timeout: float) -> None:
+        pass
+
+    def start(self, service: ServiceConfig, timeout: float) -> None:
+        self.inner.start(service, timeout)
+
+    def is_running(self, service: ServiceConfig) -> bool | None:
+        return True
+
+
+def test_probes(tmp_path: Path) -> None:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            code = 200 if self.path.endswith("/ready") else 503
+            body = b'{"neo4j_version": "5.26.30"}'
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert health.probe(f"http://127.0.0.1:{port}/structr/health/ready").up
+        assert not health.probe(f"http://127.0.0.1:{port}/structr/health").up
+        assert health.probe(f"bolt://127.0.0.1:{port}").up
+        assert health.listening(f"http://127.0.0.1:{port}/x")
+        assert health.neo4j_version(f"http://127.0.0.1:{port}/ready") == "5.26.30"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not health.probe(f"bolt://127.0.0.1:{port}").up
+    assert not health.probe("ftp://example.invalid/").up
+
+
+HOLD_LOCK = (
+    "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR); fcntl.lockf(fd, fcntl.LOCK_EX);"
+    " print('locked', flush=True); sys.stdin.read()"
+)
+
+
+def test_store_lock_check_sees_posix_locks(tmp_path: Path) -> None:
+    lock = tmp_path / "databases" / "store_lock"
+    lock.parent.mkdir(parents=True)
+    lock.touch()
+    (tmp_path / "databases" / "neo4j").mkdir()
+    (tmp_path / "databases" / "neo4j" / "database_lock").touch()
+    assert set(storelock.find_lock_files(tmp_path)) == {lock, tmp_path / "databases" / "neo4j" / "database_lock"}
+    assert storelock.held_locks(tmp_path) == []
+    holder = subprocess.Popen(  # holds a POSIX lock like the JVM until stdin closes
+        [sys.executable, "-c", HOLD_LOCK, str(lock)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert storelock.held_locks(tmp_path) == [lock]
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert storelock.held_locks(tmp_path) == []
+
+
+def test_delta_writes_only_changed_pages(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    (source / "db").mkdir(parents=True)
+    big = source / "db" / "store.db"
+    big.write_bytes(os.urandom(PAGE_SIZE * 1024))  # 8 MiB
+    (source / "small").write_text("one")
+    copy = TreeCopy(name="neo4j", source=source, staged=tmp_path / "staged", verify_all=True, cloner=Cloner(False))
+    copy.prepass()
+    with big.open("r+b") as handle:
+        for page in (3, 700):
+            handle.seek(page * PAGE_SIZE + 5)
+            handle.write(b"changed")
+    (source / "small").write_text("two")
+    (source / "new").write_text("new")
+    copy.delta()
+    assert (copy.staged / "db" / "store.db").read_bytes() == big.read_bytes()
+    assert (copy.staged / "small").read_text() == "two"
+    assert (copy.staged / "new").read_text() == "new"
+    assert copy.stats.pages_written == 2
+    assert copy.stats.delta_bytes == 2 * PAGE_SIZE + len("two") + len("new")
+    # Vanished files disappear from staging.
+    (source / "new").unlink()
+    copy.delta()
+    assert not (copy.staged / "new").exists()
+
+
+def test_hard_linked_files_are_replaced_not_modified(tmp_path: Path) -> None:
+    source, previous = tmp_path / "src", tmp_path / "prev"
+    source.mkdir()
+    previous.mkdir()
+    (source / "a").write_text("old")
+    os.utime(source / "a", (1_000_000, 1_000_000))
+    (previous / "a").write_text("old")
+    from structr_appsync.backup.manifest import FileEntry
+
+    entry = FileEntry(path="a", kind="file", size=3, mode=0o644, uid=0, gid=0, mtime_ns=1_000_000 * 10**9)
+    copy = TreeCopy(name="structr", source=source, staged=tmp_path / "staged", previous=previous,
+                    previous_entries={"a": entry})  # fmt: skip
+    copy.prepass()
+    assert (copy.staged / "a").stat().st_ino == (previous / "a").stat().st_ino
+    (source / "a").write_text("new")
+    copy.delta()
+    assert (copy.staged / "a").read_text() == "new"
+    assert (previous / "a").read_text() == "old", "the previous generation must never change"
+
+
+def test_reflink_attempt_falls_back_quietly(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("data")
+    cloner = Cloner()
+    cloned = cloner.clone(tmp_path / "a", tmp_path / "b")
+    if cloned:  # btrfs / XFS
+        assert (tmp_path / "b").read_text() == "data"
+        assert stat.S_IMODE((tmp_path / "b").stat().st_mode) == 0o600
+    else:
+        assert cloner.supported is False
+        assert not (tmp_path / "b").exists()
+
+
+def test_scrub_drops_secrets() -> None:
+    config = {
+        "structr": {"health_url": "http://admin:pw@localhost:8082/structr/health/ready", "password": "x"},
+        "neo4j": {"start": "neo4j start", "auth_token": "t"},
+        "items": [{"api_key": "k", "ok": 1}],
+    }
+    assert scrub(config) == {
+        "structr": {"health_url": "http://***@localhost:8082/structr/health/ready"},
+        "neo4j": {"start": "neo4j start"},
+        "items": [{"ok": 1}],
+    }
+
+
+def test_destination_inside_a_source_is_refused(tmp_path: Path) -> None:
+    from structr_appsync.backup.engine import resolve_sources
+    from structr_appsync.errors import ConfigError
+
+    context = _context(tmp_path, "command")
+    bad = context_for(
+        context.config.model_copy(update={"destination": str(tmp_path / "structr" / "backups")}), "prod", tmp_path, 5
+    )
+    with pytest.raises(ConfigError, match="must not be inside"):
+        resolve_sources(bad)
+
+
+def test_recover_without_state_is_a_no_op(tmp_path: Path) -> None:
+    from structr_appsync.backup import recover_on_startup, recover_stopped_services
+    from structr_appsync.config import AppsyncConfig
+
+    context = _context(tmp_path, "command")
+    settings = AppsyncConfig.model_validate(
+        {"env": {"prod": {"url": "http://localhost:8082", "backup": context.config.model_dump()}}}
+    )
+    assert recover_stopped_services(settings) == []
+    assert recover_on_startup(tmp_path / "missing.toml") == []
+
+
+def test_free_port_helper_is_free() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
