@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from structr_appsync import wipes
+from structr_appsync import snapshots, wipes
 from structr_appsync.consent import ConsentRequest, require_consent
 from structr_appsync.errors import RefNotFound, RefusedError
+from structr_appsync.gitrepo import GitRepo
 from structr_appsync.materialize import prepare
 from structr_appsync.principals import (
     created_by_pre_deploy,
@@ -18,6 +20,7 @@ from structr_appsync.principals import (
     pre_deploy_hint,
     referenced_principals,
 )
+from structr_appsync.timing import StepTimer
 from tests.paths import FIXTURES
 
 DELETES = {"pages": ["about"]}
@@ -185,3 +188,71 @@ def test_prepare_refuses_symlinks(tmp_path: Path) -> None:
     (export / "files" / "passwd").symlink_to("/etc/passwd")
     with pytest.raises(RefNotFound, match="symlinks"):
         prepare(export, "v1:webapp", tmp_path)
+
+
+# -- import-equivalent comparison ------------------------------------------------------------------------------
+
+
+def _repo(tmp_path: Path) -> GitRepo:
+    root = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    return GitRepo.open(root)
+
+
+def _tree(repo: GitRepo, folder: Path, files: dict[str, str]) -> str:
+    for relative, text in files.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return snapshots.hash_export(repo, folder)
+
+
+def test_import_difference_ignores_what_structr_writes_itself(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    grant_4x = '[\n\t{"grantees":[{"allowed":"read,write","name":"admin"}],"id":"a","signature":"Todo"}\n]'
+    grant_6x = '[\n\t{"grantees":[{"allowed":["read","write"],"name":"admin"}],"id":"a","signature":"Todo"}\n]'
+    expected = _tree(
+        repo,
+        tmp_path / "ref",
+        {
+            "deployment.conf": "structr-version = 4.3-SNAPSHOT f5f3b 202210272126\n",
+            "pre-deploy.conf": "{ $.getOrCreate('Group', 'name', 'staff'); }",
+            "security/grants.json": grant_4x,
+            "pages.json": '{"home": {"id": "1"}}',
+            "pages/home.html": "<html></html>",
+        },
+    )
+    actual = _tree(
+        repo,
+        tmp_path / "server",
+        {
+            "deployment.conf": "structr-version = 6.1.0 e3f1a 202601291042\nuuid-format = without_dashes\n",
+            "pre-deploy.conf": "{\n\t// created automatically\n}",
+            "post-deploy.conf": "{\n\t// created automatically\n}",
+            "security/grants.json": grant_6x,
+            "security/cors-settings.json": "[\n]",
+            "pages.json": '{"home": {"id": "1"}}',
+            "pages/home.html": "<html></html>",
+        },
+    )
+    assert snapshots.import_difference(repo, expected, actual).is_empty
+    (tmp_path / "server" / "pages" / "home.html").write_text("<html><body>edited</body></html>")
+    changed = snapshots.hash_export(repo, tmp_path / "server")
+    assert snapshots.import_difference(repo, expected, changed).lines() == ["Page: 1 changed (home)"]
+
+
+def test_empty_dom_folders_hash_like_committed_exports(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    with_folders = tmp_path / "a"
+    for kind in ("pages", "components", "templates"):
+        (with_folders / kind).mkdir(parents=True)
+    tree = _tree(repo, with_folders, {"pages.json": "{}"})
+    listing = repo.git("ls-tree", "-r", "--name-only", tree).stdout.split()
+    assert "pages/.appsync-keep" in listing
+    assert not (with_folders / "pages" / ".appsync-keep").exists()  # still upload-ready
+
+
+def test_server_seconds_is_the_union_of_overlapping_calls() -> None:
+    timer = StepTimer()
+    timer._server_intervals.extend([(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)])
+    assert timer.server_seconds == pytest.approx(4.0)
