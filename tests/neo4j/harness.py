@@ -251,7 +251,7 @@ def ensure_class_archive(timeout: float = 600.0) -> Path | None:
                 write_nodes(server.bolt_uri, 100)
                 count_nodes(server.bolt_uri, "Item")
                 server.stop(timeout=timeout)
-            except (Neo4jHarnessError, OSError) as exc:
+            except Exception as exc:  # the archive is only an optimisation; never fail a test run over it
                 logger.warning("no class archive for Neo4j: %s", exc)
                 server.kill()
                 return None
