@@ -44,7 +44,9 @@ if [ "${APPSYNC_HOOK_ACTIVE:-}" = 1 ]; then
 fi
 
 if [ -x "$APPSYNC_PYTHON" ]; then
-    run_with_stdin "$APPSYNC_PYTHON" -m structr_appsync hook-run "$HOOK_TYPE" -- "$@"
+    # -P: do not put the repository (the hook's working directory) first on sys.path, so that a file such as
+    # git.py or requests.py in the user's repository cannot shadow what appsync imports.
+    run_with_stdin "$APPSYNC_PYTHON" -P -m structr_appsync hook-run "$HOOK_TYPE" -- "$@"
     ours=$?
 elif command -v appsync >/dev/null 2>&1; then
     run_with_stdin appsync hook-run "$HOOK_TYPE" -- "$@"

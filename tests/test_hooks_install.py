@@ -259,3 +259,14 @@ def test_template_is_found_from_the_source_tree() -> None:
     assert "APPSYNC_PYTHON=/opt/py/bin/python3\n" in text
     quoted = hookscripts.render("post-checkout", "/opt/my py/bin/python3")
     assert "APPSYNC_PYTHON='/opt/my py/bin/python3'\n" in quoted
+
+
+def test_a_module_in_the_repository_cannot_shadow_appsyncs_imports(repo: Path) -> None:
+    # The hook runs with the repository as its working directory; python -m would normally import from there.
+    (repo / "structr_appsync").mkdir()
+    (repo / "structr_appsync" / "__init__.py").write_text("raise SystemExit('shadowed')\n")
+    (repo / "structr_appsync" / "__main__.py").write_text("raise SystemExit('shadowed')\n")
+    assert run_cli("hooks", "install", "--hooks", "pre-commit", cwd=repo).code == 0
+    result = git(repo, "commit", "--allow-empty", "-m", "x", check=False)
+    assert "shadowed" not in result.stderr
+    assert "appsync pre-commit: no appsync.toml" in result.stderr
