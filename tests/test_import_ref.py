@@ -398,3 +398,15 @@ def test_import_directory_puts_the_working_tree_folder_on_the_server(small: tupl
     assert set(outcome.timings) >= {"materialize", "fetch_live", "upload", "verify_export"}
     assert 0 < outcome.server_seconds < outcome.total_seconds
     assert project.tree_at(second) != project.tree_at(first)
+
+
+def test_path_transfer_mode_imports_the_same(small: tuple[Project, list[str]], tmp_path: Path) -> None:
+    project, (first, _second) = small
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    config = project.root / "appsync.toml"
+    config.write_text(config.read_text() + f'transfer = "path"\n\n[env.dev.path_transfer]\nserver_dir = "{staging}"\n')
+    result = project.cli("import", first, "--yes", "--allow-delete")
+    assert result.code == 0, result.err
+    assert project.server_tree() == project.tree_at(first)
+    assert list(staging.iterdir()) == []  # the staging folders are cleaned up
