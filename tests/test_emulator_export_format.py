@@ -42,6 +42,10 @@ def test_version_521_writes_a_changing_deployment_date(emulator_factory: Emulato
     assert first.startswith("structr-version = 5.2.1 ")
     assert "deployment-date = " in first and "uuid-format" not in first
     assert first != second
+    # Files that 6.0.0 introduced are not written by 5.2.1.
+    assert not (tmp_path / "a" / "page-paths.json").exists()
+    assert not (tmp_path / "a" / "security" / "schema-grants.json").exists()
+    assert (tmp_path / "a" / "security" / "cors-settings.json").exists()
 
 
 def test_existing_deployment_conf_is_updated_not_rewritten(emulator: Emulator, tmp_path: Path) -> None:

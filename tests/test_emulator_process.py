@@ -151,3 +151,27 @@ def test_emulator_factory_and_context_manager_stop_processes(emulator_factory: E
     made = emulator_factory(version="5.2.1")
     env = made.rest("GET", "/structr/rest/_env").json()["result"]
     assert env["components"]["structr"]["version"] == "5.2.1"
+
+
+def test_requests_are_served_concurrently(emulator: Emulator) -> None:
+    import threading
+
+    emulator.set_fault("hang", seconds=2, path="/structr/health", count=1)
+    slow = threading.Thread(target=requests.get, args=(emulator.url + "/structr/health",), kwargs={"timeout": 10})
+    slow.start()
+    time.sleep(0.2)
+    assert emulator.rest("GET", "/structr/rest/_env").status_code == 200
+    assert slow.is_alive()  # the hanging request did not block the other one
+    slow.join()
+
+
+def test_crash_with_a_torn_state_part_loads_it_empty_with_a_warning(emulator: Emulator) -> None:
+    emulator.create_page("before-crash")
+    emulator.flush()
+    emulator.kill()
+    principals = emulator.data_dir / "db" / "principals.json"
+    principals.write_text(principals.read_text()[:20])  # a write cut short by the crash
+    emulator.start()
+    assert emulator.rest("GET", "/structr/rest/_env").status_code == 401  # admin is gone with the torn part
+    log = (emulator.data_dir / "logs" / "server.log").read_text()
+    assert "store part principals unreadable" in log

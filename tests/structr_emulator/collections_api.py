@@ -265,7 +265,10 @@ def _create_schema_node(ctx: Context, body: dict[str, Any]) -> str:
         definitions = state["app"]["schema"].setdefault("definitions", {})
         if name in definitions:
             raise FrameworkError(422, f"A type named {name} already exists (already_taken)")
-        definitions[name] = {**NEW_TYPE_TEMPLATE, "methods": {}, "properties": {}, "views": {}, "traits": [name]}
+        definition = {**NEW_TYPE_TEMPLATE, "methods": {}, "properties": {}, "views": {}}
+        if not ctx.is_v5:
+            definition["traits"] = [name]  # 6.x type definitions use traits (older: $extends/$implements)
+        definitions[name] = {key: definition[key] for key in sorted(definition)}
         state["app"]["schema"]["definitions"] = {key: definitions[key] for key in sorted(definitions)}
     return schema_id(name)
 

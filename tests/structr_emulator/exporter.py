@@ -56,17 +56,19 @@ def export_app(ctx: Context, target: Path) -> None:
             (target / name).write_text(text, encoding="utf-8")
     _export_files(ctx, state, target, rng)
     _write(target / "sites.json", jsonfmt.pretty(_sorted_list(app["sites"], model.SITE_DEFAULTS, ("name",), rng)))
-    _write(target / "page-paths.json", jsonfmt.pretty(_sorted_list(app["page_paths"], {}, ("name",), rng)))
+    if not ctx.is_v5:  # page-paths.json and schema-grants.json arrived in 6.0.0
+        _write(target / "page-paths.json", jsonfmt.pretty(_sorted_list(app["page_paths"], {}, ("name",), rng)))
     _write(target / "events/action-mapping.json", jsonfmt.pretty(_sorted_list(app["action_mappings"], {}, ("id",))))
     _write(
         target / "events/parameter-mapping.json",
         jsonfmt.pretty(_sorted_list(app["parameter_mappings"], {}, ("name",))),
     )
     _export_dom(app, target, rng)
-    _write(
-        target / "security/schema-grants.json",
-        jsonfmt.compact_list(_sorted_list(app["schema_grants"], {}, ("id",), rng)),
-    )
+    if not ctx.is_v5:
+        _write(
+            target / "security/schema-grants.json",
+            jsonfmt.compact_list(_sorted_list(app["schema_grants"], {}, ("id",), rng)),
+        )
     _write(
         target / "security/grants.json",
         jsonfmt.compact_list(_sorted_list(app["grants"], model.GRANT_DEFAULTS, ("signature",), rng)),
