@@ -126,7 +126,8 @@ def test_a_failed_stop_restarts_what_was_stopped(tmp_path: Path, stand_ins: tupl
     context = _context(tmp_path, "systemd")
     chosen = services.services_for(context)
     # Neo4j's stop "succeeds" but the unit stays active: it is not proven down.
-    broken = services.Service("neo4j", chosen[1].config, _StaysUp(chosen[1].manager))
+    quick = chosen[1].config.model_copy(update={"stop_timeout": 0.5})
+    broken = services.Service("neo4j", quick, _StaysUp(chosen[1].manager))
     with (
         pytest.raises(ServiceError, match="Neo4j did not stop"),
         services.stopped_services(

@@ -45,7 +45,10 @@ def recover_stopped_services(config: LoadedConfig | AppsyncConfig, *, strict: bo
 
 
 def recover_on_startup(config_path: str | Path | None = None) -> list[str]:
-    """For the CLI boundary: load the config if there is one and recover; never raises."""
+    """For the CLI boundary: load the config if there is one and recover; never raises.
+
+    What it did is logged (warning level, so it shows even with -q); the messages are also returned.
+    """
     try:
         loaded = load_config(config_path)
     except ConfigError:

@@ -29,9 +29,8 @@ def _human(size: int) -> str:
 
 def _context(args: argparse.Namespace) -> BackupContext:
     loaded = load(args)
-    # Every backup command first restarts services an earlier, killed appsync left stopped.
-    for message in recover_stopped_services(loaded):
-        sys.stderr.write(f"appsync: {message}\n")
+    # Every backup command first restarts services an earlier, killed appsync left stopped (it logs what it did).
+    recover_stopped_services(loaded)
     return load_context(loaded, getattr(args, "env", None))
 
 
