@@ -141,17 +141,21 @@ def _backup_locked(context: BackupContext, neo4j_source: Path, structr_source: P
     final = context.destination / generation_id
     previous = store.list_generations(context.destination)
     last = previous[-1] if previous else None
+    last_manifest = last.load() if last else None
     copies = [
         TreeCopy(
             name=name,
             source=source,
             staged=staging / name,
             previous=(last.path / name) if last else None,
-            previous_entries=last.manifest.trees[name].files() if last and name in last.manifest.trees else {},
+            previous_entries=(
+                last_manifest.trees[name].files() if last_manifest and name in last_manifest.trees else {}
+            ),
             verify_all=(name == "neo4j"),
         )
         for name, source in (("neo4j", neo4j_source), ("structr", structr_source))
     ]
+    del last_manifest  # only the per-tree dicts are needed from here on
     staging.mkdir(mode=0o700)
     finished = False
     try:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from structr_appsync.errors import ArchiveError
 
 MANIFEST_NAME = "manifest.json"
+_T = TypeVar("_T", bound=BaseModel)
 MANIFEST_VERSION = 1
 
 # Keys whose values never go into a manifest, wherever they appear in the config snapshot.
@@ -77,6 +77,25 @@ class Manifest(_Model):
     trees: dict[str, TreeManifest]
 
 
+class ManifestSummary(BaseModel):
+    """The head of a manifest, without the per-file entries: enough to list, sort and prune generations."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    env: str
+    started_at: datetime
+    finished_at: datetime
+    downtime_seconds: float
+    method: str
+    bytes_total: int
+    bytes_new: int
+    files_total: int
+    structr_version: str | None = None
+    neo4j_version: str | None = None
+    app_commit: str | None = None
+
+
 def scrub(value: Any) -> Any:
     """Return ``value`` with password-like keys dropped and credentials removed from URLs and commands."""
     if isinstance(value, dict):
@@ -114,10 +133,22 @@ def read_manifest(directory: Path) -> Manifest:
     Raises:
         ArchiveError: when it is missing or not a valid manifest.
     """
+    return _read(directory, Manifest)
+
+
+def read_summary(directory: Path) -> ManifestSummary:
+    """Read only the head of a manifest (pydantic skips the entries without building Python objects).
+
+    Raises:
+        ArchiveError: when it is missing or not a valid manifest.
+    """
+    return _read(directory, ManifestSummary)
+
+
+def _read(directory: Path, model: type[_T]) -> _T:
     path = directory / MANIFEST_NAME
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return Manifest.model_validate(raw)
+        return model.model_validate_json(path.read_bytes())
     except FileNotFoundError as exc:
         raise ArchiveError(f"{directory.name}: incomplete backup (no {MANIFEST_NAME})") from exc
     except (OSError, ValueError, ValidationError) as exc:

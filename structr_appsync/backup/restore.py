@@ -113,6 +113,7 @@ def run_restore(context: BackupContext, wanted: str, *, keep_previous: bool = Fa
                 f"{len(report.changed)} changed, {len(report.extra)} extra); nothing was restored",
                 hint=f"run `appsync backup verify {generation.id}` for details",
             )
+        manifest = generation.load()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         moves = []
         for live in (neo4j_dir, structr_dir):
@@ -132,7 +133,7 @@ def run_restore(context: BackupContext, wanted: str, *, keep_previous: bool = Fa
             for move, name in zip(moves, ("neo4j", "structr"), strict=True):
                 shutil.rmtree(move.staged, ignore_errors=True)
                 logger.info("Staging %s next to %s...", name, move.target)
-                _materialize(generation.manifest.trees[name], generation.path / name, move.staged)
+                _materialize(manifest.trees[name], generation.path / name, move.staged)
             downtime = _swap(context, moves, neo4j_dir)
         finally:
             for move in moves:

@@ -25,7 +25,15 @@ from pathlib import Path
 import xxhash
 
 from structr_appsync.backup.copier import CHUNK_SIZE, DIR_MODE, FILE_MODE, SourceMeta, TreeCopy
-from structr_appsync.backup.manifest import MANIFEST_NAME, FileEntry, Manifest, TreeManifest, read_manifest
+from structr_appsync.backup.manifest import (
+    MANIFEST_NAME,
+    FileEntry,
+    Manifest,
+    ManifestSummary,
+    TreeManifest,
+    read_manifest,
+    read_summary,
+)
 from structr_appsync.errors import ArchiveError
 
 logger = logging.getLogger(__name__)
@@ -38,7 +46,10 @@ TREES = ("neo4j", "structr")
 class Generation:
     id: str
     path: Path
-    manifest: Manifest
+    manifest: ManifestSummary  # the head only; load() reads the per-file entries
+
+    def load(self) -> Manifest:
+        return read_manifest(self.path)
 
 
 def new_id(destination: Path, now: datetime | None = None) -> str:
@@ -66,7 +77,7 @@ def list_generations(destination: Path) -> list[Generation]:
         if child.name.startswith(".") or not child.is_dir() or not (child / MANIFEST_NAME).is_file():
             continue
         try:
-            manifest = read_manifest(child)
+            manifest = read_summary(child)
         except ArchiveError as exc:
             logger.warning("ignoring %s: %s", child, exc)
             continue

@@ -38,7 +38,8 @@ def verify_generation(generation: Generation) -> VerifyReport:
     """Compare the files on disk with the manifest: missing, changed (size, checksum, link target) and extra."""
     report = VerifyReport(generation.id)
     expected: set[str] = set()
-    for tree_name, tree in generation.manifest.trees.items():
+    manifest = generation.load()
+    for tree_name, tree in manifest.trees.items():
         base = generation.path / tree_name
         for entry in tree.entries:
             name = f"{tree_name}/{entry.path}" if entry.path != "." else tree_name
@@ -62,7 +63,7 @@ def verify_generation(generation: Generation) -> VerifyReport:
         relative_dir = os.path.relpath(current, generation.path)
         for name in (*dirs, *files):
             relative = name if relative_dir == "." else f"{relative_dir}/{name}"
-            if relative == MANIFEST_NAME or relative in generation.manifest.trees:
+            if relative == MANIFEST_NAME or relative in manifest.trees:
                 continue
             if relative not in expected:
                 report.extra.append(relative)
