@@ -48,10 +48,13 @@ def _held_posix_lock(path: Path) -> Iterator[None]:
 
 
 def _gone(pid: int) -> bool:
+    """No such process, or a zombie whose threads have all exited (PID 1 here reaps no orphans)."""
     try:
-        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+        if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+            return False
     except psutil.NoSuchProcess:
         return True
+    return len(os.listdir(f"/proc/{pid}/task")) <= 1
 
 
 def _sh(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -330,10 +330,19 @@ def store_lock_is_free(lock_file: Path) -> bool:
 
 
 def _alive(pid: int) -> bool:
-    """True for a running process; False for none or a zombie."""
+    """True while the process exists and has not finished exiting; False for none or a zombie.
+
+    A multi-threaded process (the JVM) is not done when its main thread is a zombie: its other
+    threads may still be exiting, and its files -- with Neo4j's locks -- are closed only when
+    the last one is gone. So a zombie leader with threads left in /proc/<pid>/task is alive."""
     try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+        if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+            return True
     except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
+    except OSError:
         return False
 
 
@@ -516,7 +525,10 @@ class Neo4jServer:
         if not _alive(pid):
             return None
         try:
-            cmdline = psutil.Process(pid).cmdline()
+            process = psutil.Process(pid)
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return pid  # still exiting (see _alive); a zombie's pid cannot have been reused
+            cmdline = process.cmdline()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             return None
         if f"{_INSTANCE_MARKER}{self.instance_dir}" not in cmdline:
@@ -644,7 +656,18 @@ class Neo4jServer:
                 raise Neo4jHarnessError(f"Neo4j pid {pid} did not stop within {timeout:.0f} s")
             time.sleep(0.05)
         self.pid_file.unlink(missing_ok=True)
+        self._wait_lock_free(began + timeout)
         return time.monotonic() - began
+
+    def _wait_lock_free(self, deadline: float) -> None:
+        """After the JVM is gone its store lock is free; anything else holding it is reported."""
+        while True:
+            holder = store_lock_holder(self.store_lock_path)
+            if holder is None:
+                return
+            if time.monotonic() > deadline:
+                raise Neo4jHarnessError(f"{self.store_lock_path} is still locked by pid {holder}")
+            time.sleep(0.05)
 
     def kill(self) -> None:
         """SIGKILL the JVM (a crash: no checkpoint) and wait until it is gone."""
@@ -653,10 +676,13 @@ class Neo4jServer:
             return
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while _alive(pid) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                raise Neo4jHarnessError(f"Neo4j pid {pid} still there 60 s after SIGKILL")
             time.sleep(0.05)
         self.pid_file.unlink(missing_ok=True)
+        self._wait_lock_free(deadline)
 
     # ---- shell commands for a `command` service manager
 
