@@ -10,6 +10,7 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -116,7 +117,7 @@ class _Run:
     label: str
     sha: str | None
     repo: GitRepo
-    workdir: Path
+    scratch: _Scratch
     timer: StepTimer
     dry_run: bool
     yes: bool
@@ -125,6 +126,10 @@ class _Run:
     with_data: bool
     confirm: Confirm | None
     on_plan: PlanCallback | None
+
+    @property
+    def workdir(self) -> Path:
+        return self.scratch.path
 
 
 def import_ref(
@@ -153,10 +158,11 @@ def import_ref(
         ImportVerificationFailed: the server does not hold what the ref says after the import.
     """
     timer = StepTimer()
-    with repo_lock(loaded), _workdir() as workdir:
+    with repo_lock(loaded), _scratch() as scratch:
+        workdir = scratch.path
         repo = GitRepo.open(loaded.root)
         sha = repo.resolve(ref)
-        run = _Run(loaded, env_name, ref, sha, repo, workdir, timer, dry_run, yes, force, allow_delete, with_data,
+        run = _Run(loaded, env_name, ref, sha, repo, scratch, timer, dry_run, yes, force, allow_delete, with_data,
                    confirm, on_plan)  # fmt: skip
         check_ref(repo, sha, ref, loaded.settings.export_dir)
         return _execute(run, lambda: materialize_ref(repo, sha, ref, loaded.settings.export_dir, workdir))
@@ -182,20 +188,45 @@ def import_directory(
         The same errors as import_ref.
     """
     timer = StepTimer()
-    with repo_lock(loaded), _workdir() as workdir:
+    with repo_lock(loaded), _scratch() as scratch:
+        workdir = scratch.path
         repo = GitRepo.open(loaded.root)
-        run = _Run(loaded, env_name, label, None, repo, workdir, timer, dry_run, yes, force, allow_delete, with_data,
+        run = _Run(loaded, env_name, label, None, repo, scratch, timer, dry_run, yes, force, allow_delete, with_data,
                    confirm, on_plan)  # fmt: skip
         return _execute(run, lambda: copy_directory(source_dir, label, workdir))
 
 
+class _Scratch:
+    """The import's temporary folder. Folders no longer needed are deleted in the background, while the server
+    works; deleting three copies of a large export takes seconds."""
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="appsync-import-"))
+        self._threads: list[threading.Thread] = []
+
+    def discard(self, name: str) -> None:
+        folder = self.path / name
+        if not folder.exists():
+            return
+        aside = self.path / f"discarded-{len(self._threads)}"
+        folder.rename(aside)
+        thread = threading.Thread(target=shutil.rmtree, args=(aside, True), name="appsync-discard", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def close(self) -> None:
+        for thread in self._threads:
+            thread.join()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
 @contextmanager
-def _workdir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="appsync-import-"))
+def _scratch() -> Iterator[_Scratch]:
+    scratch = _Scratch()
     try:
-        yield path
+        yield scratch
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        scratch.close()
 
 
 def _prepare_ref(run: _Run, materialize: Callable[[], Materialized]) -> tuple[Materialized, str]:
@@ -233,6 +264,7 @@ def _execute(run: _Run, materialize: Callable[[], Materialized]) -> ImportOutcom
     with StructrClient.for_env(loaded, env_name) as client:
         source, ref_tree, live_dir = _fetch_live_while_preparing(run, client, materialize)
         plan, live_tree = _plan(run, client, source, ref_tree, live_dir)
+        run.scratch.discard("live")
         if run.on_plan is not None:
             run.on_plan(plan)
         outcome = ImportOutcome(env_name, run.label, run.sha, plan, run.dry_run, timings=timer.timings,
@@ -258,12 +290,14 @@ def _execute(run: _Run, materialize: Callable[[], Materialized]) -> ImportOutcom
             with timer.step("upload", server=True):
                 _upload(run, client, source, wipe_marker=plan.wipe_marker)
             outcome.imported = True
+            ref_conf = _keep_conf(run, source.export_dir)
+            run.scratch.discard("ref")
             with timer.step("wait_ready", server=True):
                 client.wait_ready(env.timeouts.ready)
             if plan.stale_files:
                 with timer.step("delete_stale_files", server=True):
                     _delete_stale_files(client, plan.stale_files)
-            _verify(run, client, source.export_dir, ref_tree, live_tree, outcome)
+            _verify(run, client, ref_conf, ref_tree, live_tree, outcome)
         except AppsyncError as error:
             if outcome.rollback_ref and outcome.rollback_ref not in (error.hint or ""):
                 rollback = "roll back with: " + rollback_command(outcome.rollback_ref, env_name, force=True)
@@ -417,15 +451,26 @@ def _delete_stale_files(client: StructrClient, stale: list[wipes.StaleFile]) -> 
     logger.info("removed %d files and folders that the ref does not have", len(stale))
 
 
+def _keep_conf(run: _Run, export_dir: Path) -> Path:
+    # Verification normalizes against the ref's deployment.conf; keep that file while the ref folder goes.
+    folder = run.workdir / "ref-conf"
+    folder.mkdir(exist_ok=True)
+    conf = export_dir / DEPLOYMENT_CONF
+    if conf.is_file():
+        shutil.copy2(conf, folder / DEPLOYMENT_CONF)
+    return folder
+
+
 def _verify(
-    run: _Run, client: StructrClient, ref_dir: Path, ref_tree: str, live_tree: str, outcome: ImportOutcome
+    run: _Run, client: StructrClient, ref_conf: Path, ref_tree: str, live_tree: str, outcome: ImportOutcome
 ) -> None:
     timer, repo = run.timer, run.repo
     with timer.step("verify_export", server=True):
         check_dir = transfer.fetch_export(run.loaded, run.env_name, client, run.workdir / "verify")
     with timer.step("verify_compare"):
-        normalize_tree(check_dir, run.loaded.settings.normalize, previous=ref_dir)
+        normalize_tree(check_dir, run.loaded.settings.normalize, previous=ref_conf)
         check_tree = snapshots.hash_export(repo, check_dir)
+        run.scratch.discard("verify")
         difference = snapshots.import_difference(repo, ref_tree, check_tree)
     with timer.step("record"):
         # Whatever happened, the server now holds check_tree, and appsync put it there: record it so that the

@@ -104,6 +104,8 @@ def _outcome_json(outcome: importer.ImportOutcome) -> dict[str, Any]:
         ],
         "uncommitted": None if plan.uncommitted is None else plan.uncommitted.to_json(),
         "timings": {name: round(seconds, 3) for name, seconds in outcome.timings.items()},
+        "total_seconds": round(outcome.total_seconds, 3),
+        "server_seconds": round(outcome.server_seconds, 3),
     }
 
 
