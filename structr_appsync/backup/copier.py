@@ -24,11 +24,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import xxhash
 
 from structr_appsync import process
-from structr_appsync.backup.manifest import FileEntry
+from structr_appsync.backup.manifest import TreeManifest
 from structr_appsync.errors import ArchiveError, CommandError
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,23 @@ _FICLONE = 0x40049409
 # Tests install a callable here to inject faults: it is called as hook(phase, relative_path) before each file
 # of the pre-pass ("prepass") and the delta pass ("delta"). Never set in production code.
 fault_hook: Callable[[str, str], None] | None = None
+
+
+class PreviousFile(NamedTuple):
+    """What the previous generation's manifest says about a path (compact: one tuple per file)."""
+
+    kind: str
+    size: int
+    mtime_ns: int
+    xxh64: str | None
+
+
+def previous_files(tree: TreeManifest) -> dict[str, PreviousFile]:
+    return {
+        entry.path: PreviousFile(entry.kind, entry.size, entry.mtime_ns, entry.xxh64)
+        for entry in tree.entries
+        if entry.kind == "file"
+    }
 
 
 @dataclass
@@ -238,7 +256,7 @@ class TreeCopy:
     source: Path
     staged: Path
     previous: Path | None = None
-    previous_entries: dict[str, FileEntry] = field(default_factory=dict)
+    previous_entries: dict[str, PreviousFile] = field(default_factory=dict)
     verify_all: bool = False
     cloner: Cloner = field(default_factory=Cloner)
     observed: dict[str, Observed] = field(default_factory=dict)

@@ -13,7 +13,7 @@ from typing import Any
 from structr_appsync import process
 from structr_appsync.backup import health, services, store, versions
 from structr_appsync.backup.context import BackupContext
-from structr_appsync.backup.copier import TreeCopy
+from structr_appsync.backup.copier import TreeCopy, previous_files
 from structr_appsync.backup.manifest import Manifest, scrub, write_manifest
 from structr_appsync.backup.prune import prune_generations
 from structr_appsync.backup.recovery import recover_locked
@@ -149,7 +149,7 @@ def _backup_locked(context: BackupContext, neo4j_source: Path, structr_source: P
             staged=staging / name,
             previous=(last.path / name) if last else None,
             previous_entries=(
-                last_manifest.trees[name].files() if last_manifest and name in last_manifest.trees else {}
+                previous_files(last_manifest.trees[name]) if last_manifest and name in last_manifest.trees else {}
             ),
             verify_all=(name == "neo4j"),
         )

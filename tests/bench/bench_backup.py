@@ -13,7 +13,7 @@ files are added. Reported in one run:
   `tar -czf` both directories, start both), and by the same with an uncompressed `tar -cf`;
 * storage: the disk usage of 7 generations divided by that of one, for files/ and for the whole install
   (hard links counted once);
-* memory: peak RSS of the appsync processes.
+* memory: peak RSS of the appsync processes (each backup runs in its own process; ru_maxrss).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -105,10 +104,21 @@ def mutate(stores: list[Path], files: list[Path], files_dir: Path, rng: random.R
         files.append(path)
 
 
-def appsync_backup(config: Path) -> dict[str, object]:
+# Runs appsync's CLI and reports the process's own peak RSS (ru_maxrss, KiB on Linux) on the last stderr line.
+_LAUNCHER = (
+    "import resource, sys\n"
+    "from structr_appsync.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "sys.stderr.write(f'\\nMAXRSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')\n"
+    "sys.exit(code)\n"
+)
+
+
+def appsync_backup(config: Path) -> tuple[dict[str, object], int]:
+    """One `appsync backup --json` in its own process; returns its JSON result and its peak RSS in bytes."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     result = subprocess.run(
-        [sys.executable, "-m", "structr_appsync", "-c", str(config), "backup", "--json"],
+        [sys.executable, "-c", _LAUNCHER, "-c", str(config), "backup", "--json"],
         capture_output=True,
         text=True,
         env=env,
@@ -116,7 +126,8 @@ def appsync_backup(config: Path) -> dict[str, object]:
     )
     if result.returncode != 0:
         raise SystemExit(f"appsync backup failed ({result.returncode}): {result.stderr}")
-    return dict(json.loads(result.stdout))
+    rss = int(result.stderr.strip().splitlines()[-1].split()[1]) * 1024
+    return dict(json.loads(result.stdout)), rss
 
 
 def naive_backup(install, target: Path, compress: bool) -> float:  # type: ignore[no-untyped-def]
@@ -149,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     count = args.files or 20000
     rng = random.Random(20261126)
     work = Path(tempfile.mkdtemp(prefix="bench-backup-", dir=args.workdir))
-    install = make_install(work, neo4j_pages=0, interval=0.05)
+    # The fake Neo4j keeps writing pages of its own 8 MiB store file while it runs (about 20 per second, and
+    # more at shutdown is not modelled), so the delta pass always has pages to write.
+    install = make_install(work, neo4j_pages=1024, interval=0.05)
     install.write_config(prune_after_backup=False)
     try:
         print(f"building: store {_mib(size)}, files/ {_mib(size)} in {count} files ({work})", flush=True)
@@ -159,10 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         install.start()
 
         results = []
+        peak_rss = 0
         for generation in range(1, args.generations + 1):
             if generation > 1:
                 mutate(stores, files, files_dir, rng)
-            outcome = appsync_backup(install.config)
+            outcome, rss = appsync_backup(install.config)
+            peak_rss = max(peak_rss, rss)
             results.append(outcome)
             print(
                 f"  generation {generation}: downtime {outcome['downtime_seconds']:.3f}s "
@@ -170,7 +185,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"written while down), new {_mib(float(outcome['bytes_new']))}",
                 flush=True,
             )
-        peak_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 
         mutate(stores, files, files_dir, rng)
         naive_gz = naive_backup(install, work / "naive.tar.gz", compress=True)
