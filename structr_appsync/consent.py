@@ -25,13 +25,16 @@ class ConsentRequest:
 
 
 def describe_deletions(deletions: Mapping[str, Sequence[str]], *, limit: int = 5) -> str:
-    """Return "2 pages (about, news), 1 schema type (Foo)" for the non-empty categories."""
+    """Return "2 pages (about, news); 1 schema type (Foo)" for the non-empty categories."""
     parts = []
     for category, names in deletions.items():
         if not names:
             continue
         shown = ", ".join(names[:limit]) + (", ..." if len(names) > limit else "")
-        parts.append(f"{len(names)} {category.replace('_', ' ')} ({shown})")
+        label = category.replace("_", " ")
+        if len(names) == 1 and label.endswith("s"):
+            label = label[:-1]
+        parts.append(f"{len(names)} {label} ({shown})")
     return "; ".join(parts)
 
 

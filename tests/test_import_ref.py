@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import threading
 from collections.abc import Callable
@@ -410,3 +411,25 @@ def test_path_transfer_mode_imports_the_same(small: tuple[Project, list[str]], t
     assert result.code == 0, result.err
     assert project.server_tree() == project.tree_at(first)
     assert list(staging.iterdir()) == []  # the staging folders are cleaned up
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "code"), [("yes\n", 0), ("y\n", EXIT_REFUSED)])
+def test_a_terminal_user_authorizes_deletions_by_typing_yes(
+    small: tuple[Project, list[str]], monkeypatch: pytest.MonkeyPatch, answer: str, code: int
+) -> None:
+    project, (first, _second) = small
+    monkeypatch.setattr("sys.stdin", _Terminal(answer))
+    before = project.envs["dev"].state_digest()
+    result = project.cli("import", first, "--yes")  # --yes does not skip the deletion question
+    assert result.code == code, result.err
+    assert "This REMOVES 1 page (news)" in result.err
+    assert "Type yes to go on" in result.err
+    if code:
+        assert project.envs["dev"].state_digest() == before
+    else:
+        assert project.server_tree() == project.tree_at(first)

@@ -56,7 +56,7 @@ def test_interactive_deletion_needs_a_typed_yes() -> None:
     declined = Recorder(False)
     with pytest.raises(RefusedError, match="declined"):
         require_consent(_request(deletions=DELETES), yes=True, allow_delete=False, confirm=declined)
-    assert "REMOVES 1 pages (about)" in declined.questions[0]
+    assert "REMOVES 1 page (about)" in declined.questions[0]
     accepted = Recorder(True)
     require_consent(_request(deletions=DELETES), yes=True, allow_delete=False, confirm=accepted)
     assert len(accepted.questions) == 1
