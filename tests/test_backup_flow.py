@@ -499,3 +499,54 @@ def test_no_pruning_after_a_failed_backup(install: FakeInstall) -> None:
     install.neo4j.stop_flag.touch()
     assert cli(install, "backup").code == EXIT_BACKUP
     assert listed(install) == ids
+
+
+# ----------------------------------------------------------------------------------------------- snapshot, reflink
+
+
+def test_snapshot_command_is_used_during_the_downtime(install: FakeInstall) -> None:
+    released = install.root / "released"
+    install.write_config(
+        snapshot_command='cp -a "$APPSYNC_NEO4J_DATA" "$APPSYNC_SNAPSHOT_DIR/neo4j" && '
+        'cp -a "$APPSYNC_STRUCTR_DIR" "$APPSYNC_SNAPSHOT_DIR/structr"',
+        snapshot_release_command=f"touch {released}",
+    )
+    result = cli(install, "backup", "--json")
+    assert result.code == EXIT_OK, result.err
+    outcome = json.loads(result.out)
+    assert outcome["method"] == "snapshot"
+    assert released.exists()
+    generation = install.destination / outcome["id"]
+    assert (generation / "neo4j" / "databases" / "neo4j" / "header").read_text().startswith("clean=1")
+    assert not (generation / ".snapshot").exists()
+    assert cli(install, "backup", "verify", outcome["id"]).code == EXIT_OK
+
+
+def test_failing_snapshot_command_restarts_services(install: FakeInstall) -> None:
+    install.write_config(snapshot_command="echo 'lvcreate: volume group full' >&2; exit 5")
+    result = cli(install, "backup")
+    assert_clean_failure(install, result, EXIT_BACKUP, "the snapshot command failed")
+    assert "volume group full" in result.err
+
+
+def test_reflink_clones_replace_copies_when_the_filesystem_can(
+    install: FakeInstall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stand-in for btrfs/XFS: a clone that is a plain copy, reported as a successful FICLONE."""
+    cloned: list[str] = []
+
+    def fake_clone(self: copier.Cloner, source: Path, target: Path) -> bool:
+        shutil.copyfile(source, target)
+        target.chmod(0o600)
+        cloned.append(source.name)
+        self.supported = True
+        return True
+
+    monkeypatch.setattr(copier.Cloner, "clone", fake_clone)
+    result = cli(install, "backup", "--json")
+    assert result.code == EXIT_OK, result.err
+    outcome = json.loads(result.out)
+    assert outcome["method"] == "reflink"
+    assert outcome["bytes_copied_during_downtime"] < 100, "changed files are cloned, not copied (a symlink is)"
+    assert "store.db" in cloned
+    assert cli(install, "backup", "verify", outcome["id"]).code == EXIT_OK
