@@ -550,3 +550,34 @@ def test_reflink_clones_replace_copies_when_the_filesystem_can(
     assert outcome["bytes_copied_during_downtime"] < 100, "changed files are cloned, not copied (a symlink is)"
     assert "store.db" in cloned
     assert cli(install, "backup", "verify", outcome["id"]).code == EXIT_OK
+
+
+def test_never_two_backups_nor_a_backup_and_a_restore(install: FakeInstall) -> None:
+    assert cli(install, "backup").code == EXIT_OK
+    install.config.write_text("lock_timeout = 0.3\n" + install.config.read_text())
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import fcntl, sys; f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX);"
+                " print('locked', flush=True); sys.stdin.read()"
+            ),
+            str(install.destination / ".appsync-backup.lock"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        for args in (("backup",), ("backup", "restore", "latest", "--yes"), ("backup", "prune")):
+            result = cli(install, *args)
+            assert result.code == 6, (args, result.err)
+            assert "busy with a backup or restore" in result.err
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert install.both_running()
+    assert len(listed(install)) == 1
