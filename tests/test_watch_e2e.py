@@ -174,3 +174,27 @@ def test_watch_ignores_editor_files_and_git(project: Path, emulator: Emulator, w
     time.sleep(2.0)
     assert watch.matching("imported|not imported|failed") == []
     assert rollback_points(project) == []
+
+
+def test_watch_takes_the_same_repository_lock_as_the_cli(project: Path, emulator: Emulator) -> None:
+    from structr_appsync.config import load_config
+    from structr_appsync.gitrepo import repo_lock
+
+    config = project / "appsync.toml"
+    config.write_text("lock_timeout = 1\n" + config.read_text())
+    loaded = load_config(project / "appsync.toml")
+    process = WatchProcess(project, "--debounce", "0.3")
+    try:
+        process.wait_for("watching ")
+        page = project / PAGE_FILE
+        original = page.read_text()
+        with repo_lock(loaded):  # as a running `appsync export` or hook would hold it
+            page.write_text(edited(original, "while locked"))
+            line = process.wait_for("still watching")[0]
+        assert "another appsync process is busy" in line
+        assert rollback_points(project) == []
+        page.write_text(edited(original, "after the lock"))
+        process.wait_for(r"imported .*into env 'dev'")
+        assert "after the lock</h1>" in server_page(emulator)
+    finally:
+        assert process.stop() == 0
