@@ -76,11 +76,13 @@ def run_hook(
     try:
         loaded = load_config(config_path, start=where)
     except ConfigError as exc:
+        first = f"{exc.hint}, " if exc.hint else "fix it, "
         return _report(
             hook_type,
             blocking,
-            f"{exc}",
-            "add one with `appsync init`, remove the hooks with `appsync hooks uninstall`, or set APPSYNC_SKIP=1",
+            str(exc),
+            first + "remove the hooks with `appsync hooks uninstall`, or set APPSYNC_SKIP=1",
+            exc.exit_code,
         )
     hook_config = _hook_config(loaded, hook_type)
     if not hook_config.enabled:
