@@ -198,3 +198,28 @@ def test_watch_takes_the_same_repository_lock_as_the_cli(project: Path, emulator
         assert "after the lock</h1>" in server_page(emulator)
     finally:
         assert process.stop() == 0
+
+
+def test_periodic_export_commits_server_changes_without_reimporting_its_own_writes(
+    project: Path, emulator: Emulator
+) -> None:
+    head = git(project, "rev-parse", "HEAD").stdout.strip()
+    process = WatchProcess(project, "--debounce", "0.3", "--export-every", "0.05")  # every 3 seconds
+    try:
+        process.wait_for("watching ")
+        emulator.set_page_content("hello-world", "<!DOCTYPE html>\n<html><body><h1>made in the UI</h1></body></html>")
+        line = process.wait_for("exported env 'dev': committed")[0]
+        assert "Page: 1 changed (hello-world)" in line
+        commit = line.split("committed ", 1)[1].split(":", 1)[0]
+        assert "made in the UI" in git(project, "show", f"{commit}:{PAGE_FILE}").stdout
+        assert git(project, "rev-parse", f"{commit}^").stdout.strip() == head
+        time.sleep(4.0)  # another export round, and time for any echo of its writes
+        assert process.matching("imported |failed") == []
+        assert rollback_points(project) == []
+        # Still watching the (swapped-in) folder: a local edit is imported.
+        page = project / PAGE_FILE
+        page.write_text(page.read_text().replace("made in the UI", "edited locally"))
+        process.wait_for(r"imported .*into env 'dev'")
+        assert "edited locally" in server_page(emulator)
+    finally:
+        assert process.stop() == 0
