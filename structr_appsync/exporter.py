@@ -97,6 +97,7 @@ class _Prepared:
     old_tree: str | None
     summary: ChangeSummary
     version: str | None
+    changes: list[tuple[str, str]]
 
 
 def _previous_dir(repo: GitRepo, head: str | None, export_dir: str, scratch: Path) -> Path | None:
@@ -141,7 +142,7 @@ def _prepare(
     summary = summarize_changes(changes, read_old, read_new, initial=old_tree is None)
     conf = folder / DEPLOYMENT_CONF
     version = structr_version_of(conf.read_text(encoding="utf-8")) if conf.is_file() else None
-    return _Prepared(folder, tree, old_tree, summary, version or client.structr_version())
+    return _Prepared(folder, tree, old_tree, summary, version or client.structr_version(), changes)
 
 
 def build_message(
@@ -224,6 +225,53 @@ def _swap_in(target: Path, new: Path, aside: Path, *, keep: list[Path]) -> Calla
     return undo
 
 
+def _prune_empty_parents(path: Path, stop: Path) -> None:
+    parent = path.parent
+    while parent != stop and parent.is_dir() and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
+
+
+def _apply_changes(target: Path, new: Path, changes: list[tuple[str, str]], backup: Path) -> Callable[[], None]:
+    """Bring ``target`` (clean, equal to HEAD) to ``new`` by moving only the changed files; return the undo.
+
+    Unchanged files keep their inode and stat data, so git need not hash them again and editors or watchers
+    see only what really changed. Deletions go first, so a file may replace a folder and the other way round.
+    """
+    done: list[tuple[str, bool, bool]] = []  # (path, replaced an existing file, placed a new one)
+
+    def undo() -> None:
+        for path, had_old, placed in reversed(done):
+            current = target / path
+            if placed:
+                (new / path).parent.mkdir(parents=True, exist_ok=True)
+                current.rename(new / path)
+                _prune_empty_parents(current, target)
+            if had_old:
+                current.parent.mkdir(parents=True, exist_ok=True)
+                (backup / path).rename(current)
+
+    ordered = sorted(changes, key=lambda item: (item[0] != "D", item[1]))
+    try:
+        for status, path in ordered:
+            current = target / path
+            had_old = current.is_file() or current.is_symlink()
+            if had_old:
+                (backup / path).parent.mkdir(parents=True, exist_ok=True)
+                current.rename(backup / path)
+            placed = status != "D"
+            if placed:
+                current.parent.mkdir(parents=True, exist_ok=True)
+                (new / path).rename(current)
+            else:
+                _prune_empty_parents(current, target)
+            done.append((path, had_old, placed))
+    except BaseException:
+        undo()
+        raise
+    return undo
+
+
 def _local_edits_are_ours(repo: GitRepo, loaded: LoadedConfig, env_name: str, scratch: Path) -> bool:
     """True when the dirty export folder equals the last export appsync wrote (e.g. after --no-commit)."""
     snapshot = repo.read_ref(last_export_ref(env_name))
@@ -280,9 +328,15 @@ def export_app(
         new_commit: str | None = None
         staged = False
         if update_worktree:
-            keep = [Path(path).relative_to(export_dir) for path in repo.ignored_paths(export_dir)]
+            incremental = not dirty and prepared.old_tree is not None and loaded.export_path.is_dir()
             with _index_backup(repo, scratch) as restore_index:
-                undo = _swap_in(loaded.export_path, prepared.folder, scratch / "previous-worktree", keep=keep)
+                if incremental:
+                    undo = _apply_changes(
+                        loaded.export_path, prepared.folder, prepared.changes, scratch / "replaced-files"
+                    )
+                else:
+                    keep = [Path(path).relative_to(export_dir) for path in repo.ignored_paths(export_dir)]
+                    undo = _swap_in(loaded.export_path, prepared.folder, scratch / "previous-worktree", keep=keep)
                 try:
                     if commit or stage:
                         # index entries = the normalized export exactly, whatever .gitignore says

@@ -56,8 +56,11 @@ def test_meetdown_export_history(tmp_path: Path, meetdown_emulator: Emulator, mo
 
     # one page changed through the REST API: a commit naming only that page
     meetdown_emulator.set_page_content("home", "<html><body><h1>Changed</h1></body></html>")
+    untouched = root / "webapp" / "pages" / "login.html"
+    inode = untouched.stat().st_ino
     code, _out, err = export(root)
     assert code == 0, err
+    assert untouched.stat().st_ino == inode  # only the changed file was replaced in the working tree
     text = message(root)
     assert text.startswith("Export dev: change page home\n")
     body = text.split("\n\n")[1]
