@@ -294,9 +294,11 @@ def _import_with_fault(project: Project, ref: str, inject: Callable[[], None]) -
     def on_plan(_plan: importer.ImportPlan) -> None:
         inject()  # after the live export was read, before the upload
 
+    sealed = project.git("rev-parse", "refs/appsync/dev/last-export")
     with pytest.raises(AppsyncError) as caught:
         importer.import_ref(project.loaded, "dev", ref, yes=True, allow_delete=True, on_plan=on_plan)
     error = caught.value
+    assert project.git("rev-parse", "refs/appsync/dev/last-export") == sealed  # nothing recorded as imported
     assert "\n" not in str(error)
     rollback = project.refs("refs/appsync/dev/pre-import/")
     assert len(rollback) == 1
