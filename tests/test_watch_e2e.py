@@ -86,9 +86,9 @@ def project(tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch)
 
 @pytest.fixture
 def watch(project: Path) -> Iterator[WatchProcess]:
-    process = WatchProcess(project, "--debounce", "0.5")
+    process = WatchProcess(project)  # the default debounce: 1 s
     try:
-        process.wait_for("watching .*webapp -> env 'dev'")
+        process.wait_for("watching .*webapp -> env 'dev' \\(debounce 1s")
         yield process
     finally:
         process.stop(signal.SIGKILL)

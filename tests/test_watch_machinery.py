@@ -44,14 +44,15 @@ class Recorder:
 
 def test_a_burst_of_events_gives_one_action_with_the_whole_batch() -> None:
     recorder = Recorder()
-    debouncer = Debouncer(recorder.action, delay=0.3, on_error=recorder.on_error)
+    # delay well above the gaps between events, so that a busy machine cannot split the burst
+    debouncer = Debouncer(recorder.action, delay=1.0, on_error=recorder.on_error)
     debouncer.start()
     try:
         for index in range(20):
             debouncer.trigger(f"pages/p{index % 3}.html")
             time.sleep(0.04)
         assert wait_for(lambda: len(recorder.batches) == 1)
-        time.sleep(0.6)  # nothing else may follow
+        time.sleep(1.2)  # nothing else may follow
         assert recorder.batches == [frozenset({"pages/p0.html", "pages/p1.html", "pages/p2.html"})]
     finally:
         debouncer.stop()
@@ -176,7 +177,7 @@ def test_folder_watcher_debounces_real_saves_and_ignores_editor_files(tmp_path: 
     folder = tmp_path / "webapp"
     (folder / "pages").mkdir(parents=True)
     recorder = Recorder()
-    watcher = FolderWatcher(folder, recorder.action, debounce=0.4, on_error=recorder.on_error)
+    watcher = FolderWatcher(folder, recorder.action, debounce=1.0, on_error=recorder.on_error)
     watcher.start()
     try:
         # Editor noise only: nothing may happen.
@@ -193,7 +194,7 @@ def test_folder_watcher_debounces_real_saves_and_ignores_editor_files(tmp_path: 
             page.write_text(f"<p>{index}</p>")
             time.sleep(0.04)
         assert wait_for(lambda: len(recorder.batches) == 1)
-        time.sleep(0.8)
+        time.sleep(1.2)
         assert len(recorder.batches) == 1
         assert "pages/index.html" in recorder.batches[0]
         # An atomic save (write a temp file, rename over the target) counts for the target.
@@ -280,13 +281,13 @@ class FakeServer:
 
 
 def start_session(
-    project: Path, server: FakeServer, messages: list[str], *, interval: float | None = None
+    project: Path, server: FakeServer, messages: list[str], *, interval: float | None = None, debounce: float = 0.3
 ) -> WatchSession:
     session = WatchSession(
         make_loaded(project),
         "dev",
         report=messages.append,
-        debounce=0.3,
+        debounce=debounce,
         export_interval=interval,
         import_function=server.import_function,
         export_function=server.export_function,
@@ -297,14 +298,14 @@ def start_session(
 
 def test_session_imports_a_burst_once_with_the_final_content(project: Path) -> None:
     server, messages = FakeServer(), []
-    session = start_session(project, server, messages)
+    session = start_session(project, server, messages, debounce=1.0)
     try:
         page = project / "webapp" / "pages" / "index.html"
         for index in range(20):
             page.write_text(f"<p>{index + 1}</p>\n")
             time.sleep(0.04)
         assert wait_for(lambda: len(server.imports) == 1)
-        time.sleep(0.8)
+        time.sleep(1.2)
     finally:
         session.stop()
     assert len(server.imports) == 1
