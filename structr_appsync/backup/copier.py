@@ -261,7 +261,7 @@ class TreeCopy:
     cloner: Cloner = field(default_factory=Cloner)
     observed: dict[str, Observed] = field(default_factory=dict)
     dirs: set[str] = field(default_factory=set)
-    meta: dict[str, tuple[str, os.stat_result, str | None]] = field(default_factory=dict)
+    meta: dict[str, tuple[str, int, int, int, int, int, str | None]] = field(default_factory=dict)
     stats: CopyStats = field(default_factory=CopyStats)
 
     # -------------------------------------------------------------------------------------------- pre-pass
@@ -340,20 +340,20 @@ class TreeCopy:
                         self._delta_dir(self.staged / rel)
                         self.dirs.add(rel)
                         self.observed.pop(rel, None)
-                    self.meta[rel] = ("dir", info, None)
+                    self.meta[rel] = _compact("dir", info)
                     continue
                 if stat.S_ISREG(info.st_mode) and self._unchanged(rel, info):
-                    self.meta[rel] = ("file", info, None)
+                    self.meta[rel] = _compact("file", info)
                     continue
                 target = self.staged / rel
                 self.dirs.discard(rel)
                 if stat.S_ISLNK(info.st_mode):
                     link = str((root / rel).readlink())
                     self._replace_with_symlink(target, link)
-                    self.meta[rel] = ("symlink", info, link)
+                    self.meta[rel] = _compact("symlink", info, link)
                 elif stat.S_ISREG(info.st_mode):
                     self._delta_file(root / rel, rel, info, target)
-                    self.meta[rel] = ("file", info, None)
+                    self.meta[rel] = _compact("file", info)
                 else:
                     logger.warning("skipping %s: not a regular file, directory or symlink", root / rel)
             except OSError as exc:
@@ -373,10 +373,17 @@ class TreeCopy:
         target.symlink_to(link)
         self.stats.delta_bytes += len(link)
 
+    def release_memory(self) -> None:
+        """Drop the per-file bookkeeping once the manifest entries are built."""
+        self.meta = {}
+        self.observed = {}
+        self.dirs = set()
+        self.previous_entries = {}
+
     def source_meta(self, rel: str) -> SourceMeta:
         """The source's metadata of ``rel`` as the delta pass saw it."""
-        kind, info, target = self.meta[rel]
-        return _meta(kind, info, target)
+        kind, mode, uid, gid, size, mtime_ns, target = self.meta[rel]
+        return SourceMeta(kind, size, mode, uid, gid, mtime_ns, target)
 
     def _unchanged(self, rel: str, info: os.stat_result) -> bool:
         """Size and mtime as the pre-pass saw them, not racy, and mtime is trusted for this tree."""
@@ -438,13 +445,9 @@ def _same_content(source: Path, target: Path) -> bool:
                 return True
 
 
-def _meta(kind: str, info: os.stat_result, target: str | None = None) -> SourceMeta:
-    return SourceMeta(
-        kind=kind,
-        size=info.st_size if kind == "file" else 0,
-        mode=stat.S_IMODE(info.st_mode),
-        uid=info.st_uid,
-        gid=info.st_gid,
-        mtime_ns=info.st_mtime_ns,
-        target=target,
-    )
+def _compact(
+    kind: str, info: os.stat_result, target: str | None = None
+) -> tuple[str, int, int, int, int, int, str | None]:
+    """What the manifest needs of an lstat, as a small tuple (tens of thousands of these are kept)."""
+    size = info.st_size if kind == "file" else 0
+    return (kind, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, size, info.st_mtime_ns, target)

@@ -194,7 +194,10 @@ def _backup_locked(context: BackupContext, neo4j_source: Path, structr_source: P
         logger.info("Downtime %.2fs (copying %.2fs); computing checksums...", downtime.seconds, copy_seconds)
         if method == "snapshot":
             _copy_from_snapshot(context, copies, snapshot_dir)
-        results = {copy.name: store.complete_tree(copy, str(copy.source)) for copy in copies}
+        results = {}
+        for copy in copies:
+            results[copy.name] = store.complete_tree(copy, str(copy.source))
+            copy.release_memory()
         manifest = Manifest(
             id=generation_id,
             env=context.env_name,
