@@ -144,10 +144,13 @@ def test_restore_older_commit_exactly(evolving: tuple[Project, list[str]]) -> No
     assert "news" in refused.out  # the plan names the page that would go
     assert project.server_tree() == project.tree_at(third)  # refused = untouched
 
+    head, index = project.git("rev-parse", "HEAD"), project.git("write-tree")
     result = project.cli("import", first, "--yes", "--allow-delete")
     assert result.code == 0, result.err
     assert "verified" in result.out
     assert project.server_tree() == project.tree_at(first)
+    assert (project.git("rev-parse", "HEAD"), project.git("write-tree")) == (head, index)
+    assert project.git("status", "--porcelain") == ""  # the checkout is never touched
     pages = _page_names(emulator)
     assert "logout" in pages  # removed later, back again
     assert "news" not in pages  # added later, gone
@@ -236,6 +239,20 @@ def test_uncommitted_server_changes_are_refused(small: tuple[Project, list[str]]
     forced = project.cli("import", first, "--yes", "--allow-delete", "--force")
     assert forced.code == 0, forced.err
     assert project.server_tree() == project.tree_at(first)
+
+
+def test_a_server_never_exported_counts_as_uncommitted(
+    emulator: Emulator, make_project: Callable[..., Project]
+) -> None:
+    emulator.import_dir(FIXTURES / "hello-world")
+    emulator.create_page("draft", "<html><body>work in progress</body></html>")
+    project = make_project(dev=emulator)
+    commit = project.commit_folder(FIXTURES / "hello-world", "hello world")
+    result = project.cli("import", commit, "--yes", "--allow-delete")
+    assert result.code == EXIT_REFUSED
+    assert "in no commit" in result.err
+    assert "draft" in result.out  # the plan lists what would be lost
+    assert "draft" in _page_names(emulator)
 
 
 def test_dry_run_leaves_the_server_byte_identical(small: tuple[Project, list[str]]) -> None:
