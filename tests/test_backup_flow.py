@@ -581,3 +581,40 @@ def test_never_two_backups_nor_a_backup_and_a_restore(install: FakeInstall) -> N
         holder.wait(timeout=30)
     assert install.both_running()
     assert len(listed(install)) == 1
+
+
+def test_monitoring_pings_start_success_and_failure(install: FakeInstall) -> None:
+    import http.server
+    import threading
+
+    pings: list[tuple[str, str]] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+            pings.append((self.path, body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/ping"
+    with install.config.open("a") as handle:
+        handle.write(
+            f'[env.test.backup.monitoring]\nstart_url = "{base}/start"\nsuccess_url = "{base}"\n'
+            f'failure_url = "{base}/fail"\n'
+        )
+    try:
+        assert cli(install, "backup").code == EXIT_OK
+        install.neo4j.stop_flag.touch()
+        assert cli(install, "backup").code == EXIT_BACKUP
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [path for path, _ in pings] == ["/ping/start", "/ping", "/ping/start", "/ping/fail"]
+    assert "downtime" in pings[1][1]
+    assert "could not stop Neo4j" in pings[3][1]
