@@ -6,14 +6,10 @@ The repository lock is held throughout; the user's working tree, index and HEAD 
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
-import tempfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,20 +22,27 @@ from structr_appsync.exporter import last_export_ref
 from structr_appsync.gitrepo import GitRepo, repo_lock
 from structr_appsync.materialize import Materialized, check_ref, copy_directory, materialize_ref
 from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree
-from structr_appsync.principals import (
-    MissingPrincipal,
-    created_by_pre_deploy,
-    missing_principals,
-    referenced_principals,
-)
+from structr_appsync.plan import ImportPlan, PlanContext, build_plan
+from structr_appsync.scratch import Scratch, scratch_dir
 from structr_appsync.server import StructrClient
 from structr_appsync.summary import ChangeSummary
 from structr_appsync.timing import StepTimer
 
+__all__ = [
+    "ImportOutcome",
+    "ImportPlan",
+    "ImportVerificationFailed",
+    "UncommittedServerChanges",
+    "import_directory",
+    "import_ref",
+    "pre_import_prefix",
+    "rollback_command",
+]
+
 logger = logging.getLogger(__name__)
 
 Confirm = Callable[[str], bool]
-PlanCallback = Callable[["ImportPlan"], None]
+PlanCallback = Callable[[ImportPlan], None]
 
 
 def pre_import_prefix(env_name: str) -> str:
@@ -50,23 +53,6 @@ def pre_import_prefix(env_name: str) -> str:
 def rollback_command(ref: str, env_name: str, *, force: bool) -> str:
     """Return the command line that puts a rollback point back."""
     return f"appsync import {ref} --env {env_name}{' --force' if force else ''} --allow-delete"
-
-
-@dataclass
-class ImportPlan:
-    """What the import will do, in Structr terms."""
-
-    summary: ChangeSummary  # live server -> ref
-    effects: list[str]  # what Structr's import wipes and replaces
-    deletions: dict[str, list[str]]  # needs consent
-    missing_principals: list[MissingPrincipal]
-    uncommitted: ChangeSummary | None  # server changes in no commit, None when the server is sealed
-    wipe_marker: bool  # appsync turns Structr's DOM wipe on (the ref has no pages, the server has)
-    stale_files: list[wipes.StaleFile]  # files and folders appsync deletes after the import (Structr keeps them)
-
-    @property
-    def changes_anything(self) -> bool:
-        return not self.summary.is_empty or self.wipe_marker or bool(self.stale_files)
 
 
 @dataclass
@@ -117,7 +103,7 @@ class _Run:
     label: str
     sha: str | None
     repo: GitRepo
-    scratch: _Scratch
+    scratch: Scratch
     timer: StepTimer
     dry_run: bool
     yes: bool
@@ -158,7 +144,7 @@ def import_ref(
         ImportVerificationFailed: the server does not hold what the ref says after the import.
     """
     timer = StepTimer()
-    with repo_lock(loaded), _scratch() as scratch:
+    with repo_lock(loaded), scratch_dir() as scratch:
         workdir = scratch.path
         repo = GitRepo.open(loaded.root)
         sha = repo.resolve(ref)
@@ -188,45 +174,12 @@ def import_directory(
         The same errors as import_ref.
     """
     timer = StepTimer()
-    with repo_lock(loaded), _scratch() as scratch:
+    with repo_lock(loaded), scratch_dir() as scratch:
         workdir = scratch.path
         repo = GitRepo.open(loaded.root)
         run = _Run(loaded, env_name, label, None, repo, scratch, timer, dry_run, yes, force, allow_delete, with_data,
                    confirm, on_plan)  # fmt: skip
         return _execute(run, lambda: copy_directory(source_dir, label, workdir))
-
-
-class _Scratch:
-    """The import's temporary folder. Folders no longer needed are deleted in the background, while the server
-    works; deleting three copies of a large export takes seconds."""
-
-    def __init__(self) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="appsync-import-"))
-        self._threads: list[threading.Thread] = []
-
-    def discard(self, name: str) -> None:
-        folder = self.path / name
-        if not folder.exists():
-            return
-        aside = self.path / f"discarded-{len(self._threads)}"
-        folder.rename(aside)
-        thread = threading.Thread(target=shutil.rmtree, args=(aside, True), name="appsync-discard", daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
-    def close(self) -> None:
-        for thread in self._threads:
-            thread.join()
-        shutil.rmtree(self.path, ignore_errors=True)
-
-
-@contextmanager
-def _scratch() -> Iterator[_Scratch]:
-    scratch = _Scratch()
-    try:
-        yield scratch
-    finally:
-        scratch.close()
 
 
 def _prepare_ref(run: _Run, materialize: Callable[[], Materialized]) -> tuple[Materialized, str]:
@@ -263,7 +216,8 @@ def _execute(run: _Run, materialize: Callable[[], Materialized]) -> ImportOutcom
     env = loaded.settings.env[env_name]
     with StructrClient.for_env(loaded, env_name) as client:
         source, ref_tree, live_dir = _fetch_live_while_preparing(run, client, materialize)
-        plan, live_tree = _plan(run, client, source, ref_tree, live_dir)
+        context = PlanContext(loaded, env_name, run.repo, timer, run.workdir, run.with_data)
+        plan, live_tree = build_plan(context, client, source, ref_tree, live_dir)
         run.scratch.discard("live")
         if run.on_plan is not None:
             run.on_plan(plan)
@@ -305,89 +259,6 @@ def _execute(run: _Run, materialize: Callable[[], Materialized]) -> ImportOutcom
             raise
         outcome.verified = True
         return outcome.finish(timer)
-
-
-def _plan(
-    run: _Run, client: StructrClient, source: Materialized, ref_tree: str, live_dir: Path
-) -> tuple[ImportPlan, str]:
-    loaded, timer, repo = run.loaded, run.timer, run.repo
-    ref_dir = source.export_dir
-    last_tree = _last_export_tree(run)
-    with timer.step("normalize"):
-        normalize_tree(live_dir, loaded.settings.normalize, previous=_previous_conf(run, last_tree, ref_dir))
-    with timer.step("hash_live"):
-        live_tree = snapshots.hash_export(repo, live_dir)
-    with timer.step("plan"):
-        summary = snapshots.import_difference(repo, live_tree, ref_tree)
-        uncommitted = _uncommitted(run, last_tree, live_tree, live_dir)
-        wipe_marker = wipes.needs_wipe_marker(ref_dir, live_dir)
-        deletions = {category: list(names) for category, names in summary.deletions.items() if names}
-        stale = wipes.stale_files(ref_dir, live_dir)
-        if stale:
-            deletions["files"] = sorted(item.path + ("/" if item.is_folder else "") for item in stale)
-        referenced = referenced_principals(ref_dir)
-    with timer.step("principals", server=True):
-        existing = server.principal_kinds(client) if referenced else {}
-    missing = missing_principals(referenced, existing, created=created_by_pre_deploy(ref_dir))
-    plan = ImportPlan(
-        summary=summary,
-        effects=wipes.import_effects(
-            ref_dir, with_data=run.with_data and source.data_dir is not None, wipe_marker=wipe_marker
-        ),
-        deletions=deletions,
-        missing_principals=missing,
-        uncommitted=uncommitted,
-        wipe_marker=wipe_marker,
-        stale_files=stale,
-    )
-    return plan, live_tree
-
-
-def _last_export_tree(run: _Run) -> str | None:
-    sha = run.repo.read_ref(last_export_ref(run.env_name))
-    if sha is None:
-        return None
-    tree = run.repo.tree_id(sha, run.loaded.settings.export_dir)
-    if tree is None:
-        logger.warning("%s holds no export folder; ignoring it", last_export_ref(run.env_name))
-    return tree
-
-
-def _previous_conf(run: _Run, last_tree: str | None, ref_dir: Path) -> Path:
-    # normalize_tree pins the build stamp to the previous export's; that is the last export if there is one.
-    if last_tree is None:
-        return ref_dir
-    folder = run.workdir / "previous"
-    folder.mkdir(exist_ok=True)
-    content = run.repo.read_blob(last_tree, DEPLOYMENT_CONF)
-    if content is not None:
-        (folder / DEPLOYMENT_CONF).write_bytes(content)
-    return folder
-
-
-def _uncommitted(run: _Run, last_tree: str | None, live_tree: str, live_dir: Path) -> ChangeSummary | None:
-    """Return the server's changes that are in no commit, or None if there are none."""
-    if last_tree is not None:
-        changes = snapshots.summarize(run.repo, last_tree, live_tree)
-        return None if changes.is_empty else changes
-    # Never exported by appsync: only an empty application counts as sealed (a fresh database).
-    if wipes.dom_entry_count(live_dir) == 0 and not _has_files_or_schema(live_dir):
-        return None
-    return snapshots.summarize(run.repo, None, live_tree)
-
-
-def _has_files_or_schema(live_dir: Path) -> bool:
-    try:
-        files = json.loads((live_dir / "files.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        files = {}
-    try:
-        schema = json.loads((live_dir / "schema" / "schema.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        schema = {}
-    definitions = schema.get("definitions") if isinstance(schema, dict) else None
-    methods = schema.get("methods") if isinstance(schema, dict) else None
-    return bool(files) or bool(definitions) or bool(methods)
 
 
 def _seal(run: _Run, plan: ImportPlan) -> None:

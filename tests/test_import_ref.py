@@ -17,6 +17,7 @@ from structr_appsync.config import LoadedConfig, load_config
 from structr_appsync.errors import EXIT_REFUSED, EXIT_SERVER, EXIT_UNREACHABLE, EXIT_USAGE, AppsyncError
 from structr_appsync.gitrepo import GitRepo
 from structr_appsync.normalize import normalize_tree
+from structr_appsync.plan import ImportPlan
 from tests.helpers import CliResult, run_cli
 from tests.paths import FIXTURES
 from tests.structr_emulator.harness import Emulator
@@ -308,7 +309,7 @@ def test_protected_env_needs_both_flags_without_a_terminal(small: tuple[Project,
 
 
 def _import_with_fault(project: Project, ref: str, inject: Callable[[], None]) -> AppsyncError:
-    def on_plan(_plan: importer.ImportPlan) -> None:
+    def on_plan(_plan: ImportPlan) -> None:
         inject()  # after the live export was read, before the upload
 
     sealed = project.git("rev-parse", "refs/appsync/dev/last-export")

@@ -10,6 +10,7 @@ from structr_appsync import importer
 from structr_appsync.commands._shared import add_env_option, add_json_option, load, print_json
 from structr_appsync.consent import describe_deletions
 from structr_appsync.errors import EXIT_OK
+from structr_appsync.plan import ImportPlan
 from structr_appsync.principals import pre_deploy_hint
 
 
@@ -61,7 +62,7 @@ def _ask(question: str) -> bool:
     return answer.strip().lower() == "yes"
 
 
-def _print_plan(plan: importer.ImportPlan, *, stream: Any) -> None:
+def _print_plan(plan: ImportPlan, *, stream: Any) -> None:
     lines = plan.summary.lines()
     if plan.changes_anything:
         stream.write("Changes on the server (server -> ref):\n")
@@ -126,7 +127,7 @@ def cmd_import(
     plan_stream = sys.stderr if as_json else sys.stdout
     interactive = not as_json and sys.stdin is not None and sys.stdin.isatty()
 
-    def on_plan(plan: importer.ImportPlan) -> None:
+    def on_plan(plan: ImportPlan) -> None:
         _print_plan(plan, stream=plan_stream)
         plan_stream.flush()
 
