@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 from structr_appsync.config import EnvConfig, LoadedConfig
-from structr_appsync.errors import ExportInvalid, ServerError
+from structr_appsync.errors import DeploymentFailed, ExportInvalid, ServerError
 from structr_appsync.exporttree import validate_export_tree
 from structr_appsync.server import EXPORT_NAME, StructrClient
 
@@ -42,6 +42,20 @@ def fetch_export(loaded: LoadedConfig, env_name: str, client: StructrClient, des
     Raises:
         ServerError family: the server failed, or what arrived is not a deployment export.
     """
+    try:
+        return _fetch(loaded, env_name, client, dest)
+    except (ExportInvalid, DeploymentFailed) as exc:
+        # A deployment running concurrently turns ours into a silent 200 no-op (structr-api.md §1.1, §8.2).
+        if client.is_deployment_active():
+            raise DeploymentFailed(
+                f"Structr at {client.url} was busy with another deployment, so the export did not run",
+                url=client.url,
+                hint="wait until the other import or export has finished, then run appsync again",
+            ) from exc
+        raise
+
+
+def _fetch(loaded: LoadedConfig, env_name: str, client: StructrClient, dest: Path) -> Path:
     _name, env = loaded.environment(env_name)
     if env.transfer == "zip":
         return client.download_export(dest)

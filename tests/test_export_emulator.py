@@ -381,3 +381,27 @@ def test_export_into_a_repository_without_commits(
     assert "todo.txt" not in git(project, "ls-tree", "-r", "--name-only", "HEAD")
     assert git(project, "diff", "--cached", "--name-only").split() == ["todo.txt"]
     assert git(project, "status", "--porcelain", "--", "webapp") == ""
+
+
+@pytest.mark.parametrize("transfer", ["zip", "path"])
+def test_export_during_another_deployment_says_structr_is_busy(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch, transfer: str
+) -> None:
+    import threading
+
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch, transfer=transfer, server_dir=tmp_path / "shared")
+    before = repo_state(root)
+    meetdown_emulator.set_fault("slow_deploy", seconds=6, path="/structr/deploy")
+    other = threading.Thread(target=meetdown_emulator.import_dir, args=(FIXTURES / "hello-world",))
+    other.start()
+    try:
+        deadline = time.monotonic() + 5
+        while meetdown_emulator.rest("GET", "/structr/health/ready").status_code != 503:
+            assert time.monotonic() < deadline, "the other deployment never started"
+            time.sleep(0.05)
+        code, _out, err = export(root)
+    finally:
+        other.join()
+    assert code == EXIT_SERVER
+    assert "busy with another deployment" in err
+    assert repo_state(root) == before
