@@ -8,7 +8,7 @@ measures, in the same process and against the same emulator:
 * baseline: one bare `GET /structr/deploy?name=webapp` streamed to disk, unzip into the repository (after
   removing the old folder), `git add -A && git commit`;
 * `appsync export` (a separate process, as a user runs it) into its own repository;
-* the same two again with nothing changed (the no-op export);
+* the same two again with nothing changed (the no-op export), and after one page changed;
 * the peak RSS of the appsync process (VmHWM; its git children are small).
 
 The best of --rounds runs is reported for each, as ratios appsync / baseline. The target is <= 1.15.
@@ -197,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"generated {args.pages} pages and {args.files} files ({args.megabytes:g} MB) in the emulator "
                 f"in {time.perf_counter() - started:.1f}s"
             )
-            results: dict[str, list[float]] = {"baseline": [], "appsync": [], "baseline-noop": [], "appsync-noop": []}
+            results: dict[str, list[float]] = {
+                key: []
+                for key in ("baseline", "appsync", "baseline-noop", "appsync-noop", "baseline-1page", "appsync-1page")
+            }
             peaks: list[int] = []
             for round_number in range(args.rounds):
                 base_repo = new_repo(tmp / f"baseline-{round_number}", emulator)
@@ -206,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
                 results["appsync"].append(timed(lambda r=app_repo: peaks.append(appsync_export(r, env))))
                 results["baseline-noop"].append(timed(lambda r=base_repo: baseline_export(emulator, r)))
                 results["appsync-noop"].append(timed(lambda r=app_repo: peaks.append(appsync_export(r, env))))
+                emulator.set_page_content("page-00001", f"<html><body>round {round_number}</body></html>")
+                results["baseline-1page"].append(timed(lambda r=base_repo: baseline_export(emulator, r)))
+                results["appsync-1page"].append(timed(lambda r=app_repo: peaks.append(appsync_export(r, env))))
                 shutil.rmtree(base_repo)
                 shutil.rmtree(app_repo)
         finally:
@@ -220,6 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"appsync no-op        {best['appsync-noop']:7.2f}s   ratio {best['appsync-noop'] / best['baseline-noop']:.3f}"
         f"   (vs. baseline export: {best['appsync-noop'] / best['baseline']:.3f})"
+    )
+    print(f"baseline 1 page      {best['baseline-1page']:7.2f}s")
+    print(
+        f"appsync 1 page       {best['appsync-1page']:7.2f}s   "
+        f"ratio {best['appsync-1page'] / best['baseline-1page']:.3f}   (one page changed in Structr)"
     )
     print(f"appsync peak RSS     {max(peaks) / 1024:7.1f} MiB")
     print(
