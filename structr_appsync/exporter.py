@@ -7,19 +7,16 @@ those are undone if anything fails, so a failure leaves HEAD, the index and the 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from structr_appsync import transfer
+from structr_appsync import transfer, worktree
 from structr_appsync.config import LoadedConfig
-from structr_appsync.errors import DirtyWorktree, GitError
+from structr_appsync.errors import DirtyWorktree
 from structr_appsync.exporttree import add_placeholders
 from structr_appsync.gitrepo import GitRepo, repo_lock
 from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree, structr_version_of
@@ -169,109 +166,6 @@ def build_message(
     return "\n".join(lines) + "\n"
 
 
-@contextlib.contextmanager
-def _index_backup(repo: GitRepo, scratch: Path) -> Iterator[Callable[[], None]]:
-    """Yield a function that puts the user's index file back exactly as it was."""
-    saved = scratch / "index.saved"
-    existed = repo.index_path.exists()
-    if existed:
-        shutil.copy2(repo.index_path, saved)
-
-    def restore() -> None:
-        if existed:
-            temporary = repo.index_path.with_name("index.appsync-restore")
-            shutil.copy2(saved, temporary)
-            temporary.replace(repo.index_path)
-        else:
-            repo.index_path.unlink(missing_ok=True)
-
-    yield restore
-
-
-def _swap_in(target: Path, new: Path, aside: Path, *, keep: list[Path]) -> Callable[[], None]:
-    """Replace the folder ``target`` by ``new`` (renames only) and return the undo.
-
-    ``keep`` are paths (relative to ``target``) of ignored files the user has in the folder, such as editor or
-    build files: they move over into the new folder instead of disappearing with the old one.
-    """
-    if target.is_symlink() or (target.exists() and not target.is_dir()):
-        raise GitError(f"{target} is not a folder; move it away and export again")
-    had_target = target.exists()
-    if had_target:
-        target.rename(aside)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    new.rename(target)
-    moved: list[Path] = []
-    for relative in keep:
-        source, destination = aside / relative, target / relative
-        if not (source.exists() or source.is_symlink()):
-            continue
-        if destination.exists() or destination.is_symlink():
-            logger.warning("ignored file %s is now part of the export; the local copy is replaced", relative)
-            continue
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        source.rename(destination)
-        moved.append(relative)
-
-    def undo() -> None:
-        for relative in reversed(moved):
-            (target / relative).rename(aside / relative)
-        if target.exists():
-            target.rename(new)
-        if had_target:
-            aside.rename(target)
-
-    return undo
-
-
-def _prune_empty_parents(path: Path, stop: Path) -> None:
-    parent = path.parent
-    while parent != stop and parent.is_dir() and not any(parent.iterdir()):
-        parent.rmdir()
-        parent = parent.parent
-
-
-def _apply_changes(target: Path, new: Path, changes: list[tuple[str, str]], backup: Path) -> Callable[[], None]:
-    """Bring ``target`` (clean, equal to HEAD) to ``new`` by moving only the changed files; return the undo.
-
-    Unchanged files keep their inode and stat data, so git need not hash them again and editors or watchers
-    see only what really changed. Deletions go first, so a file may replace a folder and the other way round.
-    """
-    done: list[tuple[str, bool, bool]] = []  # (path, replaced an existing file, placed a new one)
-
-    def undo() -> None:
-        for path, had_old, placed in reversed(done):
-            current = target / path
-            if placed:
-                (new / path).parent.mkdir(parents=True, exist_ok=True)
-                current.rename(new / path)
-                _prune_empty_parents(current, target)
-            if had_old:
-                current.parent.mkdir(parents=True, exist_ok=True)
-                (backup / path).rename(current)
-
-    ordered = sorted(changes, key=lambda item: (item[0] != "D", item[1]))
-    try:
-        for status, path in ordered:
-            current = target / path
-            had_old = current.is_file() or current.is_symlink()
-            if had_old:
-                (backup / path).parent.mkdir(parents=True, exist_ok=True)
-                current.rename(backup / path)
-            placed = status != "D"
-            if placed:
-                current.parent.mkdir(parents=True, exist_ok=True)
-                (new / path).rename(current)
-            else:
-                _prune_empty_parents(current, target)
-            done.append((path, had_old, placed))
-    except BaseException:
-        undo()
-        raise
-    return undo
-
-
 def _local_edits_are_ours(repo: GitRepo, loaded: LoadedConfig, env_name: str, scratch: Path) -> bool:
     """True when the dirty export folder equals the last export appsync wrote (e.g. after --no-commit)."""
     snapshot = repo.read_ref(last_export_ref(env_name))
@@ -329,14 +223,16 @@ def export_app(
         staged = False
         if update_worktree:
             incremental = not dirty and prepared.old_tree is not None and loaded.export_path.is_dir()
-            with _index_backup(repo, scratch) as restore_index:
+            with worktree.index_backup(repo, scratch) as restore_index:
                 if incremental:
-                    undo = _apply_changes(
+                    undo = worktree.apply_changes(
                         loaded.export_path, prepared.folder, prepared.changes, scratch / "replaced-files"
                     )
                 else:
                     keep = [Path(path).relative_to(export_dir) for path in repo.ignored_paths(export_dir)]
-                    undo = _swap_in(loaded.export_path, prepared.folder, scratch / "previous-worktree", keep=keep)
+                    undo = worktree.swap_in(
+                        loaded.export_path, prepared.folder, scratch / "previous-worktree", keep=keep
+                    )
                 try:
                     if commit or stage:
                         # index entries = the normalized export exactly, whatever .gitignore says

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from structr_appsync.exporter import _apply_changes, _swap_in
+from structr_appsync.worktree import apply_changes, swap_in
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -33,7 +33,7 @@ def test_apply_changes_moves_only_changed_files_and_undo_restores(tmp_path: Path
     unchanged_inode = (target / "pages" / "a.html").stat().st_ino
     changes = [("M", "pages/b.html"), ("D", "files/x"), ("A", "files/x/inner"), ("D", "files/d/y"), ("A", "files/d"),
                ("A", "pages/c.html")]  # fmt: skip
-    undo = _apply_changes(target, new, changes, backup)
+    undo = apply_changes(target, new, changes, backup)
     assert snapshot(target) == new_files
     assert (target / "pages" / "a.html").stat().st_ino == unchanged_inode
     undo()
@@ -45,7 +45,7 @@ def test_swap_in_keeps_ignored_files_and_undo_restores(tmp_path: Path) -> None:
     target, new, aside = tmp_path / "webapp", tmp_path / "new", tmp_path / "aside"
     write(target, {"pages/a.html": "old", "pages/.a.html.swp": "editor"})
     write(new, {"pages/a.html": "new", "pages/b.html": "b"})
-    undo = _swap_in(target, new, aside, keep=[Path("pages/.a.html.swp")])
+    undo = swap_in(target, new, aside, keep=[Path("pages/.a.html.swp")])
     assert snapshot(target) == {"pages/.a.html.swp": "editor", "pages/a.html": "new", "pages/b.html": "b"}
     undo()
     assert snapshot(target) == {"pages/.a.html.swp": "editor", "pages/a.html": "old"}

@@ -1,0 +1,117 @@
+"""Changing the working tree and the index of an export, reversibly: every step returns or yields its undo."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from structr_appsync.errors import GitError
+from structr_appsync.gitrepo import GitRepo
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def index_backup(repo: GitRepo, scratch: Path) -> Iterator[Callable[[], None]]:
+    """Yield a function that puts the user's index file back exactly as it was."""
+    saved = scratch / "index.saved"
+    existed = repo.index_path.exists()
+    if existed:
+        shutil.copy2(repo.index_path, saved)
+
+    def restore() -> None:
+        if existed:
+            temporary = repo.index_path.with_name("index.appsync-restore")
+            shutil.copy2(saved, temporary)
+            temporary.replace(repo.index_path)
+        else:
+            repo.index_path.unlink(missing_ok=True)
+
+    yield restore
+
+
+def swap_in(target: Path, new: Path, aside: Path, *, keep: list[Path]) -> Callable[[], None]:
+    """Replace the folder ``target`` by ``new`` (renames only) and return the undo.
+
+    ``keep`` are paths (relative to ``target``) of ignored files the user has in the folder, such as editor or
+    build files: they move over into the new folder instead of disappearing with the old one.
+    """
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise GitError(f"{target} is not a folder; move it away and export again")
+    had_target = target.exists()
+    if had_target:
+        target.rename(aside)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    new.rename(target)
+    moved: list[Path] = []
+    for relative in keep:
+        source, destination = aside / relative, target / relative
+        if not (source.exists() or source.is_symlink()):
+            continue
+        if destination.exists() or destination.is_symlink():
+            logger.warning("ignored file %s is now part of the export; the local copy is replaced", relative)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        source.rename(destination)
+        moved.append(relative)
+
+    def undo() -> None:
+        for relative in reversed(moved):
+            (target / relative).rename(aside / relative)
+        if target.exists():
+            target.rename(new)
+        if had_target:
+            aside.rename(target)
+
+    return undo
+
+
+def prune_empty_parents(path: Path, stop: Path) -> None:
+    parent = path.parent
+    while parent != stop and parent.is_dir() and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
+
+
+def apply_changes(target: Path, new: Path, changes: list[tuple[str, str]], backup: Path) -> Callable[[], None]:
+    """Bring ``target`` (clean, equal to HEAD) to ``new`` by moving only the changed files; return the undo.
+
+    Unchanged files keep their inode and stat data, so git need not hash them again and editors or watchers
+    see only what really changed. Deletions go first, so a file may replace a folder and the other way round.
+    """
+    done: list[tuple[str, bool, bool]] = []  # (path, replaced an existing file, placed a new one)
+
+    def undo() -> None:
+        for path, had_old, placed in reversed(done):
+            current = target / path
+            if placed:
+                (new / path).parent.mkdir(parents=True, exist_ok=True)
+                current.rename(new / path)
+                prune_empty_parents(current, target)
+            if had_old:
+                current.parent.mkdir(parents=True, exist_ok=True)
+                (backup / path).rename(current)
+
+    ordered = sorted(changes, key=lambda item: (item[0] != "D", item[1]))
+    try:
+        for status, path in ordered:
+            current = target / path
+            had_old = current.is_file() or current.is_symlink()
+            if had_old:
+                (backup / path).parent.mkdir(parents=True, exist_ok=True)
+                current.rename(backup / path)
+            placed = status != "D"
+            if placed:
+                current.parent.mkdir(parents=True, exist_ok=True)
+                (new / path).rename(current)
+            else:
+                prune_empty_parents(current, target)
+            done.append((path, had_old, placed))
+    except BaseException:
+        undo()
+        raise
+    return undo
