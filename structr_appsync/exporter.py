@@ -120,7 +120,7 @@ def _prepare(
     objects_env: dict[str, str] | None = None,
 ) -> _Prepared:
     """Fetch, validate, normalize and hash the live export; compare it with HEAD's export folder."""
-    export_dir = loaded.settings.export_dir
+    export_dir = repo.relative_path(loaded.export_path)
     head = repo.head_sha()
     folder = transfer.fetch_export(loaded, env_name, client, scratch / "download")
     normalize_tree(folder, loaded.settings.normalize, previous=_previous_dir(repo, head, export_dir, scratch))
@@ -169,7 +169,7 @@ def build_message(
 def _local_edits_are_ours(repo: GitRepo, loaded: LoadedConfig, env_name: str, scratch: Path) -> bool:
     """True when the dirty export folder equals the last export appsync wrote (e.g. after --no-commit)."""
     snapshot = repo.read_ref(last_export_ref(env_name))
-    expected = repo.tree_id(snapshot, loaded.settings.export_dir) if snapshot else None
+    expected = repo.tree_id(snapshot, repo.relative_path(loaded.export_path)) if snapshot else None
     folder = loaded.export_path
     if expected is None or not folder.is_dir():
         return False
@@ -198,9 +198,9 @@ def export_app(
         GitError: a git step failed (everything was rolled back).
     """
     name, env = loaded.environment(env_name)
-    export_dir = loaded.settings.export_dir
     started = time.monotonic()
     repo = GitRepo.open(loaded.root)
+    export_dir = repo.relative_path(loaded.export_path)
     with repo_lock(loaded), repo.temporary_dir() as scratch:
         dirty = repo.path_is_dirty(export_dir)
         if dirty and not force and not _local_edits_are_ours(repo, loaded, name, scratch):
@@ -285,7 +285,7 @@ def check_status(
         in_sync = prepared.tree == prepared.old_tree
         diff = ""
         if with_diff and not in_sync:
-            diff = _unified_diff(repo, prepared, loaded.settings.export_dir, objects_env, color=color)
+            diff = _unified_diff(repo, prepared, repo.relative_path(loaded.export_path), objects_env, color=color)
     return StatusOutcome(
         env_name=name,
         url=env.url,

@@ -239,6 +239,20 @@ class GitRepo:
             self.git("checkout-index", "-a", "-f", f"--prefix={prefix}", env=env)
         return dest
 
+    def relative_path(self, path: Path) -> str:
+        """``path`` relative to the working-tree root, in git's form (forward slashes).
+
+        Raises:
+            GitError: when ``path`` is not inside this working tree.
+        """
+        try:
+            relative = path.resolve().relative_to(self.root)
+        except ValueError as exc:
+            raise GitError(f"{path} is not inside the git repository {self.root}") from exc
+        if not relative.parts:
+            raise GitError(f"{path} is the root of the repository, not a folder inside it")
+        return relative.as_posix()
+
     def path_is_dirty(self, path: str) -> bool:
         """True when ``path`` has staged, unstaged or untracked changes (ignored files do not count).
 

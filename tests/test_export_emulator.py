@@ -405,3 +405,20 @@ def test_export_during_another_deployment_says_structr_is_busy(
     assert code == EXIT_SERVER
     assert "busy with another deployment" in err
     assert repo_state(root) == before
+
+
+def test_config_in_a_subfolder_exports_below_it(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.import_dir(FIXTURES / "hello-world")
+    root = make_export_repo(tmp_path, emulator, monkeypatch)
+    sub = root / "structr"
+    sub.mkdir()
+    (root / "appsync.toml").rename(sub / "appsync.toml")
+    code, _out, err = export(sub)
+    assert code == 0, err
+    assert "structr/webapp/pages/hello-world.html" in git(root, "ls-files").split()
+    assert not (root / "webapp").exists()
+    result = run_cli("log", cwd=sub)
+    assert "Export dev: initial export" in result.out
+    assert run_cli("status", cwd=sub).code == 0

@@ -37,7 +37,7 @@ def split_body(body: str) -> tuple[list[str], dict[str, str]]:
 def _handle(args: argparse.Namespace) -> int:
     loaded = load(args)
     repo = GitRepo.open(loaded.root)
-    entries = repo.log_paths(loaded.settings.export_dir, max_count=args.max_count)
+    entries = repo.log_paths(repo.relative_path(loaded.export_path), max_count=args.max_count)
     if args.json:
         records = []
         for entry in entries:
