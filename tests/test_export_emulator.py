@@ -422,3 +422,37 @@ def test_config_in_a_subfolder_exports_below_it(
     result = run_cli("log", cwd=sub)
     assert "Export dev: initial export" in result.out
     assert run_cli("status", cwd=sub).code == 0
+
+
+def test_stage_mode_updates_and_stages_without_committing(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the pre-commit hook uses: the export lands in the index of the commit being made."""
+    from structr_appsync.config import load_config
+    from structr_appsync.exporter import export_app
+
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
+    assert export(root)[0] == 0
+    before = head(root)
+    meetdown_emulator.set_page_content("home", "<html><body>staged by the hook</body></html>")
+    outcome = export_app(load_config(root / "appsync.toml"), stage=True)
+    assert outcome.changed and outcome.staged and outcome.commit is None
+    assert head(root) == before
+    assert git(root, "diff", "--cached", "--name-only").split() == ["webapp/pages/home.html"]
+    assert git(root, "status", "--porcelain", "--", "webapp").split() == ["M", "webapp/pages/home.html"]
+
+
+def test_force_with_server_unchanged_restores_the_exported_state(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
+    assert export(root)[0] == 0
+    before = head(root)
+    (root / "webapp" / "pages" / "home.html").write_text("local edit\n")
+    (root / "webapp" / "pages" / "extra.html").write_text("untracked local page\n")
+    code, out, err = export(root, "--force")
+    assert code == 0, err
+    assert "no changes" in out
+    assert head(root) == before
+    assert git(root, "status", "--porcelain", "--", "webapp") == ""
+    assert not (root / "webapp" / "pages" / "extra.html").exists()
