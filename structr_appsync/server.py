@@ -296,7 +296,17 @@ class StructrClient:
     # -- path transfer (maintenance/deploy) -----------------------------------------------------------------
 
     def _maintenance(self, path: str, body: dict[str, str]) -> None:
-        response = self._request("POST", path, read_timeout=self.timeouts.deploy, json=body)
+        try:
+            response = self._request("POST", path, read_timeout=self.timeouts.deploy, json=body)
+        except ServerError as exc:
+            # 422 is a refused precondition (5.2.x answers import preconditions this way; 6.x uses 200, below).
+            if type(exc) is ServerError and exc.status == 422:
+                raise DeploymentFailed(
+                    f"Structr refused the {body.get('mode')}: {exc.message.split(': ', 1)[-1]}",
+                    url=self.url,
+                    status=exc.status,
+                ) from exc
+            raise
         try:
             payload = response.json()
         except ValueError:
@@ -315,9 +325,7 @@ class StructrClient:
                 hint="another deployment may be running, or the path is wrong; see Structr's log",
             )
         if result not in (None, [], ""):
-            raise DeploymentFailed(
-                f"Structr's {body.get('mode')} reported: {_trim(json.dumps(result))}", url=self.url
-            )
+            raise DeploymentFailed(f"Structr's {body.get('mode')} reported: {_trim(json.dumps(result))}", url=self.url)
 
     def deploy_export_to(self, server_path: str) -> None:
         """Export into an absolute directory on the server (`maintenance/deploy`, mode export)."""

@@ -11,6 +11,7 @@ from structr_appsync.errors import AuthError, DeploymentFailed, ExportInvalid, S
 from structr_appsync.server import StructrClient
 from tests.paths import FIXTURES
 from tests.structr_emulator.harness import Emulator
+from tests.structr_emulator.pytest_fixtures import EmulatorFactory
 
 
 def client(emulator: Emulator, password: str = "admin", **timeouts: float) -> StructrClient:
@@ -75,7 +76,7 @@ def test_path_export_and_silent_noops(tmp_path: Path, meetdown_emulator: Emulato
         meetdown_emulator.set_fault("noop_deploy")
         with pytest.raises(DeploymentFailed, match="did nothing"):
             api.deploy_export_to(str(tmp_path / "out2" / "webapp"))
-        with pytest.raises(ServerError, match="422"):
+        with pytest.raises(DeploymentFailed, match="relative paths are not allowed"):
             api.deploy_export_to("relative/path")
 
 
@@ -95,3 +96,12 @@ def test_upload_import_and_refusal(tmp_path: Path, emulator: Emulator) -> None:
         (junk / "readme.txt").write_text("not an export")
         with pytest.raises(DeploymentFailed, match="refused the import"):
             api.upload_import(junk)
+
+
+def test_v5_import_precondition_422_is_a_deployment_failure(tmp_path: Path, emulator_factory: EmulatorFactory) -> None:
+    emulator = emulator_factory(version="5.2.1")
+    empty = tmp_path / "not-an-export"
+    empty.mkdir()
+    with client(emulator) as api, pytest.raises(DeploymentFailed) as caught:
+        api.deploy_import_from(str(empty))
+    assert caught.value.status == 422
