@@ -618,3 +618,18 @@ def test_monitoring_pings_start_success_and_failure(install: FakeInstall) -> Non
     assert [path for path, _ in pings] == ["/ping/start", "/ping", "/ping/start", "/ping/fail"]
     assert "downtime" in pings[1][1]
     assert "could not stop Neo4j" in pings[3][1]
+
+
+def test_recover_on_startup_for_the_cli_boundary(install: FakeInstall) -> None:
+    from structr_appsync.backup import recover_on_startup
+
+    marker = install.root / "paused"
+    process = _pausing(install, marker, "delta", "neo4j/", "backup")
+    _wait_for(marker, process)
+    process.kill()
+    process.communicate(timeout=30)
+    messages = recover_on_startup(install.config)
+    assert len(messages) == 1
+    assert "started Neo4j, Structr" in messages[0]
+    assert install.both_running()
+    assert recover_on_startup(install.config) == []

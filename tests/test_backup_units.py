@@ -312,3 +312,22 @@ def test_recover_without_state_is_a_no_op(tmp_path: Path) -> None:
 def test_free_port_helper_is_free() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
+
+
+def test_incomplete_generations_are_never_listed_and_get_removed(tmp_path: Path) -> None:
+    from structr_appsync.backup import store
+    from structr_appsync.errors import ArchiveError
+
+    destination = tmp_path / "dest"
+    (destination / "20260101T000000Z" / "neo4j").mkdir(parents=True)
+    (destination / ".staging-20260102T000000Z" / "structr").mkdir(parents=True)
+    (destination / "20260103T000000Z").mkdir()
+    (destination / "20260103T000000Z" / "manifest.json").write_text("{not json")
+    assert store.list_generations(destination) == []
+    with pytest.raises(ArchiveError, match="incomplete"):
+        store.find_generation(destination, "20260101T000000Z")
+    with pytest.raises(ArchiveError, match="no complete backup"):
+        store.find_generation(destination, "latest")
+    removed = store.remove_stale(destination)
+    assert sorted(removed) == [".staging-20260102T000000Z", "20260101T000000Z"]
+    assert (destination / "20260103T000000Z").exists(), "a directory with a manifest is not removed"
