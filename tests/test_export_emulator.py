@@ -456,3 +456,20 @@ def test_force_with_server_unchanged_restores_the_exported_state(
     assert head(root) == before
     assert git(root, "status", "--porcelain", "--", "webapp") == ""
     assert not (root / "webapp" / "pages" / "extra.html").exists()
+
+
+def test_the_normalized_export_imports_back_to_the_same_app(
+    tmp_path: Path, meetdown_emulator: Emulator, emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Normalization drops nothing an import needs: commit -> fresh Structr -> export gives the same tree."""
+    from structr_appsync.gitrepo import GitRepo
+
+    first = make_export_repo(tmp_path / "one", meetdown_emulator, monkeypatch)
+    assert export(first)[0] == 0
+    committed = GitRepo.open(first).materialize("HEAD", "webapp", tmp_path / "checkout" / "webapp")
+    fresh = emulator_factory()
+    fresh.import_dir(committed)
+    second = make_export_repo(tmp_path / "two", fresh, monkeypatch)
+    code, _out, err = export(second)
+    assert code == 0, err
+    assert git(first, "rev-parse", "HEAD:webapp") == git(second, "rev-parse", "HEAD:webapp")
