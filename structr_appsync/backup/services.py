@@ -245,9 +245,6 @@ class StateFile:
             }
         )
 
-    def update(self, **changes: Any) -> None:
-        self._write_raw({**(self.read() or {}), **changes})
-
     def _write_raw(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(self.path.name + ".tmp")
