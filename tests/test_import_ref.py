@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import threading
 from collections.abc import Callable
@@ -267,6 +268,14 @@ def test_dry_run_leaves_the_server_byte_identical(small: tuple[Project, list[str
     assert "Removes:" in result.out
     assert emulator.state_digest() == before
     assert project.refs("refs/appsync/dev/pre-import/") == []
+    as_json = project.cli("import", first, "--dry-run", "--json")
+    assert as_json.code == 0, as_json.err
+    report = json.loads(as_json.out)
+    assert report["dry_run"] is True
+    assert report["imported"] is False
+    assert report["deletions"]["pages"] == ["news"]
+    assert report["rollback_ref"] is None
+    assert emulator.state_digest() == before
 
 
 def test_importing_the_pre_import_ref_rolls_back(small: tuple[Project, list[str]]) -> None:
