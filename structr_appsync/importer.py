@@ -226,6 +226,8 @@ def _execute(run: _Run, materialize: Callable[[], Materialized]) -> ImportOutcom
         if run.dry_run:
             return outcome.finish(timer)
         _seal(run, plan)
+        if plan.version_problem:
+            raise RefusedError(plan.version_problem, hint="import it into a Structr of that version or newer")
         if not plan.changes_anything and not (run.with_data and source.data_dir is not None):
             logger.info("the server already holds %s; nothing to import", run.label)
             outcome.verified = True

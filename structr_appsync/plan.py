@@ -12,7 +12,7 @@ from structr_appsync.config import LoadedConfig
 from structr_appsync.exporter import last_export_ref
 from structr_appsync.gitrepo import GitRepo
 from structr_appsync.materialize import Materialized
-from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree
+from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree, structr_version_of
 from structr_appsync.principals import (
     MissingPrincipal,
     created_by_pre_deploy,
@@ -37,6 +37,7 @@ class ImportPlan:
     uncommitted: ChangeSummary | None  # server changes in no commit, None when the server is sealed
     wipe_marker: bool  # appsync turns Structr's DOM wipe on (the ref has no pages, the server has)
     stale_files: list[wipes.StaleFile]  # files and folders appsync deletes after the import (Structr keeps them)
+    version_problem: str | None = None  # the ref comes from a newer Structr, which this server refuses
 
     @property
     def changes_anything(self) -> bool:
@@ -88,6 +89,7 @@ def build_plan(
         uncommitted=uncommitted,
         wipe_marker=wipe_marker,
         stale_files=stale,
+        version_problem=version_problem(ref_dir, live_dir),
     )
     return plan, live_tree
 
@@ -137,3 +139,26 @@ def _has_files_or_schema(live_dir: Path) -> bool:
     definitions = schema.get("definitions") if isinstance(schema, dict) else None
     methods = schema.get("methods") if isinstance(schema, dict) else None
     return bool(files) or bool(definitions) or bool(methods)
+
+
+def _feature_version(version: str) -> int:
+    # Structr compares the first two digits of the version's first token: "6.1.0" -> 61 (structr-api.md §3.4).
+    digits = "".join(character for character in version if character.isdigit())[:2]
+    return int(digits) if digits else 0
+
+
+def _conf_version(folder: Path) -> str | None:
+    conf = folder / DEPLOYMENT_CONF
+    return structr_version_of(conf.read_text(encoding="utf-8")) if conf.is_file() else None
+
+
+def version_problem(ref_dir: Path, live_dir: Path) -> str | None:
+    """Return why the server would refuse the ref's version (the live export's deployment.conf names the
+    server's), or None."""
+    exported, running = _conf_version(ref_dir), _conf_version(live_dir)
+    if exported and running and _feature_version(exported) > _feature_version(running):
+        return (
+            f"the ref was exported by Structr {exported} and the server runs {running}; "
+            "Structr refuses exports from a newer version"
+        )
+    return None

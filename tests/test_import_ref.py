@@ -462,3 +462,18 @@ def test_a_terminal_user_authorizes_deletions_by_typing_yes(
         assert project.envs["dev"].state_digest() == before
     else:
         assert project.server_tree() == project.tree_at(first)
+
+
+def test_a_ref_from_a_newer_structr_is_refused_before_anything_changes(
+    small: tuple[Project, list[str]], emulator_factory: EmulatorFactory
+) -> None:
+    project, (first, _second) = small
+    old = emulator_factory(version="5.2.1")
+    config = project.root / "appsync.toml"
+    config.write_text(config.read_text() + f'\n[env.old]\nurl = "{old.url}"\nuser = "admin"\n')
+    before = old.state_digest()
+    result = project.cli("import", first, "--env", "old", "--yes", "--allow-delete")
+    assert result.code == EXIT_REFUSED, result.err
+    assert "exported by Structr 6.1.0 and the server runs 5.2.1" in result.err
+    assert old.state_digest() == before
+    assert project.refs("refs/appsync/old/pre-import/") == []

@@ -14,6 +14,7 @@ from structr_appsync.consent import ConsentRequest, require_consent
 from structr_appsync.errors import RefNotFound, RefusedError
 from structr_appsync.gitrepo import GitRepo
 from structr_appsync.materialize import prepare
+from structr_appsync.plan import version_problem
 from structr_appsync.principals import (
     created_by_pre_deploy,
     missing_principals,
@@ -256,3 +257,15 @@ def test_server_seconds_is_the_union_of_overlapping_calls() -> None:
     timer = StepTimer()
     timer._server_intervals.extend([(0.0, 2.0), (1.0, 3.0), (5.0, 6.0)])
     assert timer.server_seconds == pytest.approx(4.0)
+
+
+def test_a_ref_from_a_newer_structr_is_named(tmp_path: Path) -> None:
+    ref, live = tmp_path / "ref", tmp_path / "live"
+    ref.mkdir()
+    live.mkdir()
+    (live / "deployment.conf").write_text("structr-version = 5.2.1 a1b2c 202502101200\n")
+    assert version_problem(ref, live) is None  # pre-3.5 exports carry no version: always accepted
+    (ref / "deployment.conf").write_text("structr-version = 6.1.0 e3f1a 202601291042\n")
+    assert "exported by Structr 6.1.0 and the server runs 5.2.1" in str(version_problem(ref, live))
+    (ref / "deployment.conf").write_text("structr-version = 4.3-SNAPSHOT f5f3b 202210272126\n")
+    assert version_problem(ref, live) is None

@@ -80,6 +80,8 @@ def _print_plan(plan: ImportPlan, *, stream: Any) -> None:
         for item in plan.missing_principals:
             stream.write(f"  {item.name} ({item.reason}; used in {', '.join(item.used_in)})\n")
         stream.write(f"hint: {pre_deploy_hint(plan.missing_principals)}\n")
+    if plan.version_problem:
+        stream.write(f"Refused by Structr: {plan.version_problem}\n")
     if plan.uncommitted is not None:
         stream.write("The server has changes that are in no commit:\n")
         for line in plan.uncommitted.lines():
