@@ -139,7 +139,7 @@ def import_ref(
     Raises:
         RefNotFound: the ref does not exist or holds no deployment export.
         UncommittedServerChanges: the server has changes in no commit (without ``force``).
-        RefusedError: consent is missing or was declined.
+        RefusedError: consent is missing or was declined, or the ref comes from a newer Structr.
         ServerError: Structr failed (the hint names the rollback command once a rollback point exists).
         ImportVerificationFailed: the server does not hold what the ref says after the import.
     """
