@@ -12,6 +12,10 @@ measures, in the same process and against the same emulator:
 * the peak RSS of the appsync process (VmHWM; its git children are small).
 
 The best of --rounds runs is reported for each, as ratios appsync / baseline. The target is <= 1.15.
+
+A run on the shared 2-core development box (2026-11-26, default size, 2 rounds): export 16.99s vs 15.86s
+(ratio 1.07), no-op 10.92s vs 11.37s (0.96), one page changed 10.10s vs 10.74s (0.94), peak RSS 85.6 MiB.
+Most of the time is the emulator producing the ZIP, which both sides pay.
 """
 
 from __future__ import annotations
