@@ -104,6 +104,7 @@ def test_round_trip_with_neo4j_and_emulator(
     assert result.code == EXIT_OK, result.err
     outcome = json.loads(result.out)
     assert outcome["downtime_seconds"] > 0
+    print(f"real Neo4j + emulator: downtime {outcome['downtime_seconds']:.2f}s, copy {outcome['copy_seconds']:.2f}s")
     generation = tmp_path / "backups" / outcome["id"]
     assert (generation / "neo4j" / "databases" / "store_lock").exists()
     assert (generation / "structr" / "files").is_dir()
