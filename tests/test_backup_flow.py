@@ -633,3 +633,37 @@ def test_recover_on_startup_for_the_cli_boundary(install: FakeInstall) -> None:
     assert "started Neo4j, Structr" in messages[0]
     assert install.both_running()
     assert recover_on_startup(install.config) == []
+
+
+@pytest.fixture
+def xfs_root(tmp_path: Path) -> Iterator[Path]:
+    """A small XFS filesystem with reflinks, loop-mounted (needs root, mkfs.xfs and a loop device)."""
+    if os.geteuid() != 0 or shutil.which("mkfs.xfs") is None:
+        pytest.skip("needs root and mkfs.xfs (xfsprogs) to loop-mount an XFS with reflinks")
+    image, mount_point = tmp_path / "xfs.img", tmp_path / "xfs"
+    mount_point.mkdir()
+    with image.open("wb") as handle:
+        handle.truncate(320 * 1024 * 1024)
+    subprocess.run(["mkfs.xfs", "-q", "-m", "reflink=1", str(image)], check=True)
+    if subprocess.run(["mount", "-o", "loop", str(image), str(mount_point)], check=False).returncode != 0:
+        pytest.skip("cannot loop-mount here")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_reflinks_on_a_real_xfs(xfs_root: Path) -> None:
+    fake = make_install(xfs_root / "install", neo4j_pages=2000)
+    fake.start()
+    try:
+        first = cli(fake, "backup", "--json")
+        assert first.code == EXIT_OK, first.err
+        outcome = json.loads(first.out)
+        assert outcome["method"] == "reflink"
+        assert outcome["bytes_copied_during_downtime"] < 100, "changed files are cloned (FICLONE), not copied"
+        assert cli(fake, "backup", "verify", outcome["id"]).code == EXIT_OK
+        generation = fake.destination / outcome["id"]
+        assert (generation / "neo4j" / "databases" / "neo4j" / "header").read_text().startswith("clean=1")
+    finally:
+        fake.stop()
