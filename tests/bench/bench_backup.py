@@ -221,10 +221,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"downtime ratio vs naive tar -cf:  {downtime / naive_tar:.4f}")
         print(f"storage ratio files/ ({args.generations} gens / 1): {files_all / files_one:.3f}   (target <= 1.3)")
         print(f"storage ratio whole install ({args.generations} gens / 1): {whole_all / whole_one:.3f}")
-        fs_ratio = (costs[-1] - costs[0]) / max(costs[1] - costs[0], 1)
+        one = float(results[0]["bytes_total"])
+        extra = costs[-1] - costs[0]
         print(
-            f"storage ratio whole install, filesystem view ({args.generations} gens / 1): {fs_ratio:.3f}"
-            "   (counts shared reflink extents once; needs a --workdir nobody else writes to)"
+            f"filesystem view: {args.generations} generations take {_mib(extra)} beyond the live data = "
+            f"{extra / one:.3f} x one generation's size   (shared reflink extents counted once; "
+            "needs a --workdir on a filesystem nobody else writes to)"
         )
         print(f"peak RSS of appsync: {_mib(peak_rss)}   (target <= 200 MiB)")
         return 0
