@@ -202,6 +202,12 @@ def export_app(
     repo = GitRepo.open(loaded.root)
     export_dir = repo.relative_path(loaded.export_path)
     with repo_lock(loaded), repo.temporary_dir() as scratch:
+        for run in repo.interrupted_runs():
+            logger.warning(
+                "an earlier appsync run was killed while it updated %s/; the files it replaced are kept in %s",
+                export_dir,
+                run,
+            )
         dirty = repo.path_is_dirty(export_dir)
         if dirty and not force and not _local_edits_are_ours(repo, loaded, name, scratch):
             raise DirtyWorktree(

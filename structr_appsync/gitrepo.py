@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 HOOK_ENV = {"APPSYNC_HOOK_ACTIVE": "1"}
 TMP_DIR_NAME = "appsync-tmp"
 LOCK_NAME = "appsync.lock"
+OWNER_FILE = "owner.pid"
+# Files a run writes before it touches the working tree or the index (see worktree.py).
+SAVED_STATE_NAMES = ("index.saved", "previous-worktree", "replaced-files")
 _GIT_TIMEOUT = 3600.0
 
 
@@ -269,12 +272,30 @@ class GitRepo:
         base = self.git_dir / TMP_DIR_NAME
         base.mkdir(parents=True, exist_ok=True)
         path = Path(tempfile.mkdtemp(prefix="run-", dir=base))
+        (path / OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
         try:
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
             with contextlib.suppress(OSError):
                 base.rmdir()  # only when no other run uses it
+
+    def interrupted_runs(self) -> list[Path]:
+        """Scratch folders of appsync runs whose process is gone.
+
+        Runs that never got to change the working tree are removed. Those that did (they hold the saved index
+        and the replaced files) are returned and kept, so nothing of the user's is thrown away.
+        """
+        base = self.git_dir / TMP_DIR_NAME
+        found = []
+        for run in sorted(base.glob("run-*")) if base.is_dir() else []:
+            if _owner_alive(run / OWNER_FILE):
+                continue
+            if any((run / name).exists() for name in SAVED_STATE_NAMES):
+                found.append(run)
+            else:
+                shutil.rmtree(run, ignore_errors=True)
+        return found
 
     def scratch_objects_env(self, scratch: Path) -> dict[str, str]:
         """Environment that sends new objects to ``scratch`` while reading the repository's own (no writes)."""
@@ -393,6 +414,20 @@ class GitRepo:
         self.update_ref("HEAD", sha, old=head or "", message=f"appsync: {message.splitlines()[0]}")
         self.stage_paths(paths)
         return sha
+
+
+def _owner_alive(pid_file: Path) -> bool:
+    try:
+        pid = int(pid_file.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def repo_lock(loaded: LoadedConfig) -> AbstractContextManager[None]:

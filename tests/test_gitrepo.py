@@ -123,3 +123,23 @@ def test_log_paths_and_blob_reads(repo: GitRepo) -> None:
     assert [entry.subject for entry in entries] == ["first"]
     assert repo.read_blob("HEAD", "webapp/a.html") == b"a\n"
     assert repo.read_blob("HEAD", "webapp/none") is None
+
+
+def test_interrupted_runs_are_reported_or_cleaned(repo: GitRepo) -> None:
+    import subprocess
+    import sys
+
+    base = repo.git_dir / "appsync-tmp"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    dead_pid = dead.stdout.strip()
+    (base / "run-saved" / "previous-worktree").mkdir(parents=True)
+    (base / "run-saved" / "owner.pid").write_text(dead_pid)
+    (base / "run-empty").mkdir()
+    (base / "run-empty" / "owner.pid").write_text(dead_pid)
+    with repo.temporary_dir() as live:
+        assert repo.interrupted_runs() == [base / "run-saved"]
+        assert live.is_dir()
+    assert not (base / "run-empty").exists()
+    assert (base / "run-saved" / "previous-worktree").is_dir()
