@@ -339,6 +339,22 @@ def test_sigkill_during_copy_then_next_command_recovers(install: FakeInstall) ->
     assert leftovers(install) == []
 
 
+def test_sigkill_during_copy_then_any_other_command_restarts_the_services(install: FakeInstall) -> None:
+    marker = install.root / "paused"
+    process = _pausing(install, marker, "delta", "structr/files", "backup")
+    _wait_for(marker, process)
+    process.kill()
+    process.communicate(timeout=30)
+    assert not install.structr.running() and not install.neo4j.running()
+
+    # `appsync log` has nothing to do with backups (and fails here: no git repository), yet the CLI boundary
+    # notices the state file and brings the services back before running it.
+    result = cli(install, "log")
+    assert "started Neo4j, Structr" in result.err
+    assert install.both_running()
+    assert not (install.destination / ".appsync-stopped.json").exists()
+
+
 def test_backup_recover_explicitly(install: FakeInstall) -> None:
     marker = install.root / "paused"
     process = _pausing(install, marker, "delta", "neo4j/", "backup")
