@@ -408,3 +408,40 @@ def delete_node(client: StructrClient, type_name: str, node_id: str) -> bool:
             return False
         raise
     return True
+
+
+# -- plain HTTP for the backup runner ---------------------------------------------------------------------
+# Health probes and monitoring pings carry no Structr credentials, but they still go through this module so
+# that every HTTP request appsync makes has one gateway (timeouts, User-Agent, error mapping).
+
+_PLAIN_HEADERS = {"Accept": "application/json", "User-Agent": f"structr-appsync/{__version__}"}
+
+
+def plain_get(url: str, *, timeout: float, max_body: int = 65536) -> tuple[int, str]:
+    """GET ``url`` without credentials; return the status code and the start of the body.
+
+    Raises:
+        ServerUnavailable: when nothing answers in time or the URL cannot be used.
+    """
+    try:
+        with requests.get(url, timeout=timeout, headers=_PLAIN_HEADERS, stream=True) as response:
+            body = response.raw.read(max_body, decode_content=True) or b""
+            return response.status_code, body.decode("utf-8", "replace")
+    except (requests.RequestException, ValueError) as exc:
+        raise ServerUnavailable(f"{url}: {type(exc).__name__}", url=url) from exc
+
+
+def plain_post_text(url: str, text: str, *, timeout: float) -> int:
+    """POST a short text body to ``url`` (a monitoring ping); return the status code.
+
+    Raises:
+        ServerUnavailable: when nothing answers in time or the URL cannot be used.
+    """
+    try:
+        response = requests.post(
+            url, data=text.encode("utf-8"), timeout=timeout, headers={**_PLAIN_HEADERS, "Content-Type": "text/plain"}
+        )
+    except (requests.RequestException, ValueError) as exc:
+        raise ServerUnavailable(f"{url}: {type(exc).__name__}", url=url) from exc
+    response.close()
+    return response.status_code

@@ -1,4 +1,4 @@
-"""Health probes for the services a backup stops: HTTP GETs and TCP connects, stdlib only.
+"""Health probes for the services a backup stops: HTTP GETs (through the HTTP gateway) and TCP connects.
 
 This is the one place in the backup package that opens network connections. A probe never raises; it answers
 whether the service is up. ``http(s)://`` URLs must answer 2xx; ``bolt://``, ``neo4j://`` and ``tcp://`` addresses
@@ -11,11 +11,12 @@ import json
 import logging
 import socket
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from structr_appsync import server
+from structr_appsync.errors import ServerUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -46,16 +47,11 @@ def probe(url: str, *, timeout: float = PROBE_TIMEOUT) -> ProbeResult:
             return ProbeResult(False, f"{parts.hostname}:{port}: {exc.strerror or exc}")
     if scheme not in ("http", "https"):
         return ProbeResult(False, f"{url}: unsupported scheme {scheme!r}")
-    request = urllib.request.Request(url, method="GET", headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read(65536).decode("utf-8", "replace")
-            return ProbeResult(200 <= response.status < 300, f"HTTP {response.status}", body)
-    except urllib.error.HTTPError as exc:
-        return ProbeResult(False, f"HTTP {exc.code}")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return ProbeResult(False, str(reason))
+        status, body = server.plain_get(url, timeout=timeout)
+    except ServerUnavailable as exc:
+        return ProbeResult(False, str(exc))
+    return ProbeResult(200 <= status < 300, f"HTTP {status}", body)
 
 
 def listening(url: str) -> bool:
@@ -101,13 +97,11 @@ def ping(url: str | None, what: str, message: str = "") -> None:
     """Send a monitoring ping (POST with a short text body). Failures are logged, never raised."""
     if not url:
         return
-    data = message.encode("utf-8")[:10000]
-    request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "text/plain"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            logger.debug("monitoring %s ping: HTTP %s", what, response.status)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        logger.warning("monitoring %s ping to %s failed: %s", what, _without_query(url), exc)
+        status = server.plain_post_text(url, message[:10000], timeout=10)
+        logger.debug("monitoring %s ping: HTTP %s", what, status)
+    except ServerUnavailable as exc:
+        logger.warning("monitoring %s ping to %s failed: %s", what, _without_query(url), exc.__cause__ or exc)
 
 
 def _without_query(url: str) -> str:
