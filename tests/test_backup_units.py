@@ -144,6 +144,80 @@ def test_a_failed_stop_restarts_what_was_stopped(tmp_path: Path, stand_ins: tupl
     assert not context.state_path.exists()
 
 
+class _StartBug:
+    """Delegates to a real manager, but starting the named service raises an unexpected (non-appsync) error."""
+
+    def __init__(self, inner: services.Manager, broken_unit: str, error: BaseException) -> None:
+        self.inner, self.broken_unit, self.error = inner, broken_unit, error
+
+    def stop(self, service: ServiceConfig, timeout: float) -> None:
+        self.inner.stop(service, timeout)
+
+    def start(self, service: ServiceConfig, timeout: float) -> None:
+        if service.unit == self.broken_unit:
+            raise self.error
+        self.inner.start(service, timeout)
+
+    def is_running(self, service: ServiceConfig) -> bool | None:
+        return self.inner.is_running(service)
+
+
+def test_a_bug_starting_neo4j_still_starts_structr(tmp_path: Path, stand_ins: tuple[Path, Path]) -> None:
+    _record, state = stand_ins
+    (state / "running-structr-app").touch()
+    (state / "running-neo4j-db").touch()
+    context = _context(tmp_path, "systemd")
+    real = services.services_for(context)
+    manager = _StartBug(real[0].manager, "neo4j-db", RuntimeError("bug in start"))
+    chosen = [services.Service(service.name, service.config, manager) for service in real]
+    with (
+        pytest.raises(ServiceError, match=r"could not start the services again.*bug in start"),
+        services.stopped_services(
+            chosen,
+            services.StateFile(context.state_path),
+            env_name="prod",
+            operation="backup",
+            neo4j_data=None,
+            attempts=1,
+        ),
+    ):
+        pass
+    assert (state / "running-structr-app").exists(), "Structr must be started even though Neo4j's start crashed"
+    assert context.state_path.exists(), "the state file stays so that the next command retries Neo4j"
+
+
+def test_ctrl_c_while_stopping_neo4j_restarts_both(tmp_path: Path, stand_ins: tuple[Path, Path]) -> None:
+    _record, state = stand_ins
+    (state / "running-structr-app").touch()
+    (state / "running-neo4j-db").touch()
+    context = _context(tmp_path, "systemd")
+    real = services.services_for(context)
+
+    class _InterruptedStop(_StartBug):
+        def stop(self, service: ServiceConfig, timeout: float) -> None:
+            self.inner.stop(service, timeout)
+            if service.unit == "neo4j-db":
+                raise KeyboardInterrupt
+
+    manager = _InterruptedStop(real[0].manager, "none", RuntimeError())
+    chosen = [services.Service(service.name, service.config, manager) for service in real]
+    with (
+        pytest.raises(KeyboardInterrupt),
+        services.stopped_services(
+            chosen,
+            services.StateFile(context.state_path),
+            env_name="prod",
+            operation="backup",
+            neo4j_data=None,
+            attempts=1,
+        ),
+    ):
+        pytest.fail("the body must not run")
+    assert (state / "running-structr-app").exists()
+    assert (state / "running-neo4j-db").exists()
+    assert not context.state_path.exists()
+
+
 class _StaysUp:
     def __init__(self, inner: services.Manager) -> None:
         self.inner = inner
@@ -310,8 +384,12 @@ def test_recover_without_state_is_a_no_op(tmp_path: Path) -> None:
 
 
 def test_free_port_helper_is_free() -> None:
+    from tests.backup_support.install import free_port
+
+    port = free_port()
+    assert 1024 <= port <= 65535
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", port))  # raises if the helper handed out a port that is in use
 
 
 def test_incomplete_generations_are_never_listed_and_get_removed(tmp_path: Path) -> None:

@@ -73,14 +73,17 @@ def recover_locked(context: BackupContext, *, strict: bool = True) -> list[str]:
     started: list[str] = []
     failures: list[str] = []
     for service in reversed(chosen):
-        up, _detail = services.is_up(service)
-        if up:
-            continue
         try:
+            up, _detail = services.is_up(service)
+            if up:
+                continue
             services.start_service(service, context.config.start_attempts)
             started.append(service.label)
         except ServiceError as exc:
             failures.append(str(exc))
+        except Exception as exc:  # a bug or an unexpected error must not keep the next service down
+            logger.exception("starting %s failed unexpectedly", service.label)
+            failures.append(f"{service.label} start failed: {exc!r}")
     who = (
         f"an interrupted appsync {state.get('operation', 'run')} (pid {state.get('pid', '?')}, since "
         f"{state.get('since', '?')})"

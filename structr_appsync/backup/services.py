@@ -308,6 +308,9 @@ def restart(services: list[Service], attempts: int) -> tuple[list[str], list[str
             problems += start_service(service, attempts)
         except ServiceError as exc:
             failures.append(str(exc))
+        except Exception as exc:  # a bug or an unexpected error must not keep the next service down
+            logger.exception("starting %s failed unexpectedly", service.label)
+            failures.append(f"{service.label} start failed: {exc!r}")
     return problems, failures
 
 
