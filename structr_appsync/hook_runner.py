@@ -179,6 +179,31 @@ def _operation_in_progress(repo: GitRepo, markers: tuple[str, ...] = _IN_PROGRES
     return None
 
 
+def _rebase_checkout(repo: GitRepo, new: str) -> bool:
+    """Whether HEAD's newest reflog entry is the checkout of ``new`` with which a rebase starts.
+
+    `git rebase --apply` (and `git pull --rebase` with that backend) runs post-checkout for its first checkout
+    before it creates rebase-apply/, so the marker folders do not show it; the reflog does ("rebase (start):
+    checkout ..." or "pull --rebase ... (start): checkout ...").
+    """
+    log = repo.git_dir / "logs" / "HEAD"
+    try:
+        with log.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(size - 8192, 0))
+            tail = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    lines = [line for line in tail.splitlines() if line.strip()]
+    if not lines or "\t" not in lines[-1]:
+        return False
+    head, message = lines[-1].split("\t", 1)
+    fields = head.split(" ")
+    if len(fields) < 2 or fields[1] != new:
+        return False  # the entry is not about this checkout (reflogs may be off)
+    return message.startswith("rebase") or "(start): checkout " in message
+
+
 def _import_head(loaded: LoadedConfig, hook_config: HookConfig, hook_type: str, previous: str | None) -> int:
     from structr_appsync import importer
 
@@ -225,6 +250,9 @@ def _post_checkout(loaded: LoadedConfig, hook_config: HookConfig, args: list[str
         return 0
     previous, new = args[0], args[1]
     if previous in (new, NULL_SHA):
+        return 0
+    if _rebase_checkout(GitRepo.open(loaded.root), new):
+        logger.debug("appsync post-checkout: a rebase is starting, not importing")
         return 0
     return _import_head(loaded, hook_config, "post-checkout", previous)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from structr_appsync import hook_runner
+from structr_appsync import hook_runner, hookscripts
 from structr_appsync.errors import EXIT_UNREACHABLE
-from tests.hookutil import init_repo
+from tests.hookutil import git, hook_env, init_repo
 
 UNREACHABLE = '[env.dev]\nurl = "http://127.0.0.1:9"\n'
 SHA_A, SHA_B = "a" * 40, "b" * 40
@@ -79,8 +80,6 @@ def test_post_hooks_report_failures_as_warnings(repo: Path, caplog: pytest.LogCa
     configure(repo, "[hooks.post-merge]\nenabled = true\n")
     (repo / "webapp").mkdir()
     (repo / "webapp" / "pages.json").write_text("{}")
-    from tests.hookutil import git, hook_env
-
     git(repo, "add", "webapp")
     git(repo, "commit", "-q", "-m", "export", env=hook_env({"APPSYNC_SKIP": "1"}))
     assert hook_runner.run_hook("post-merge", ["0"], cwd=repo, environ={}) == 0
@@ -90,3 +89,33 @@ def test_post_hooks_report_failures_as_warnings(repo: Path, caplog: pytest.LogCa
 def test_missing_config_blocks_pre_hooks_and_warns_in_post_hooks(repo: Path) -> None:
     assert hook_runner.run_hook("pre-commit", [], cwd=repo, environ={}) == 2
     assert hook_runner.run_hook("post-merge", ["0"], cwd=repo, environ={}) == 0
+
+
+def test_post_checkout_never_imports_when_an_apply_rebase_starts(repo: Path) -> None:
+    """`git rebase --apply` runs post-checkout (flag 1) before it creates rebase-apply/: no import then."""
+    configure(repo, "[hooks.post-checkout]\nenabled = true\n")
+    git(repo, "add", "appsync.toml")
+    git(repo, "commit", "-q", "-m", "config", env=hook_env({"APPSYNC_SKIP": "1"}))
+    quiet = hook_env({"APPSYNC_SKIP": "1"})
+    git(repo, "checkout", "-q", "-b", "feature", env=quiet)
+    (repo / "webapp").mkdir()
+    (repo / "webapp" / "feature.json").write_text('{"feature": 1}')
+    git(repo, "add", "webapp")
+    git(repo, "commit", "-q", "-m", "feature export", env=quiet)
+    git(repo, "checkout", "-q", "main", env=quiet)
+    (repo / "other.txt").write_text("main moves on\n")
+    (repo / "webapp").mkdir()
+    (repo / "webapp" / "pages.json").write_text('{"main": 1}')
+    git(repo, "add", "other.txt", "webapp")
+    git(repo, "commit", "-q", "-m", "main export", env=quiet)
+    git(repo, "checkout", "-q", "feature", env=quiet)
+    hookscripts.install(hookscripts.locate(repo, use_hooks_path=False), ["post-checkout"], python=sys.executable)
+
+    # A branch switch tries to import (and warns: the server is unreachable) -- so the check below can fail.
+    switched = git(repo, "checkout", "-q", "main")
+    assert "appsync post-checkout" in switched.stderr
+    git(repo, "checkout", "-q", "feature", env=quiet)
+
+    rebased = git(repo, "-c", "rebase.backend=apply", "rebase", "-q", "main")
+    assert (repo / "webapp" / "feature.json").exists() and (repo / "webapp" / "pages.json").exists()
+    assert "appsync post-checkout" not in rebased.stderr, rebased.stderr
