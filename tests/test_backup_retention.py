@@ -49,7 +49,20 @@ CASES = [
         ["2027-03-01T08:00", "2026-02-15T08:00", "2026-02-01T08:00", "2026-01-12T08:00", "2026-01-05T23:00"],
     ),
     ("keep_monthly 3", {"keep_monthly": 3}, ["2027-03-01T08:00", "2026-02-15T08:00", "2026-01-12T08:00"]),
-    ("keep_yearly 5", {"keep_yearly": 5}, ["2027-03-01T08:00", "2026-02-15T08:00"]),
+    # Only 2 years hold a backup: with counts left, the oldest backup is kept too (restic >= 0.14).
+    ("keep_yearly 5", {"keep_yearly": 5}, ["2027-03-01T08:00", "2026-02-15T08:00", "2026-01-01T10:00"]),
+    # 8 days hold backups; a 9th count keeps the oldest backup, although its day already has a newer one.
+    (
+        "keep_daily 9 keeps the oldest too",
+        {"keep_daily": 9},
+        [a.id for a in reversed(DAYS) if a.id != "2026-01-05T01:00"],
+    ),
+    # Exactly as many buckets as the rule asks for: the oldest is not kept additionally.
+    (
+        "keep_monthly 3 exhausts the count",
+        {"keep_monthly": 3, "keep_last": 1},
+        ["2027-03-01T08:00", "2026-02-15T08:00", "2026-01-12T08:00"],
+    ),
     ("keep_hourly 2", {"keep_hourly": 2}, ["2027-03-01T08:00", "2026-02-15T08:00"]),
     # Rules combine as a union.
     (
@@ -87,7 +100,8 @@ def test_retention_table(policy: dict[str, int], expected: list[str]) -> None:
 
 
 def test_reasons_name_the_rules() -> None:
-    decisions = select_archives(_archives("2026-03-01T10:00", "2026-03-01T09:00"), RetentionPolicy(keep_last=1))
+    policy = RetentionPolicy(keep_last=1, keep_daily=1, keep_weekly=0, keep_monthly=0)
+    decisions = select_archives(_archives("2026-03-01T10:00", "2026-03-01T09:00"), policy)
     assert decisions[0].reasons[0] == "last"
     assert "daily 2026-03-01" in decisions[0].reasons
     assert not decisions[1].keep
@@ -104,6 +118,18 @@ def test_input_order_does_not_matter_and_times_are_utc() -> None:
 
 
 def test_default_policy_keeps_one_per_day() -> None:
-    archives = _archives("2026-06-01T01:00", "2026-06-01T02:00", "2026-06-02T01:00")
+    archives = _archives("2026-05-30T01:00", "2026-06-01T01:00", "2026-06-01T02:00", "2026-06-02T01:00")
     decisions = select_archives(archives, RetentionPolicy())
-    assert [d.archive.id for d in decisions if d.keep] == ["2026-06-02T01:00", "2026-06-01T02:00"]
+    kept = [d.archive.id for d in decisions if d.keep]
+    assert kept == ["2026-06-02T01:00", "2026-06-01T02:00", "2026-05-30T01:00"]
+
+
+def test_oldest_is_kept_while_a_rule_has_counts_left() -> None:
+    archives = _archives("2026-06-01T01:00", "2026-06-01T02:00", "2026-06-01T03:00")
+    decisions = select_archives(archives, RetentionPolicy(keep_daily=7, keep_weekly=0, keep_monthly=0))
+    assert [(d.archive.id, d.keep) for d in decisions] == [
+        ("2026-06-01T03:00", True),
+        ("2026-06-01T02:00", False),
+        ("2026-06-01T01:00", True),
+    ]
+    assert decisions[-1].reasons == ("daily 2026-06-01 (oldest)",)

@@ -2,8 +2,10 @@
 
 Generations are walked newest first. ``keep_last`` keeps the N newest. Each bucket rule (hourly, daily, weekly,
 monthly, yearly) keeps the newest generation of each of the last N buckets *that hold a generation* (empty days do
-not count), exactly like restic. The rules combine as a union; reasons say which rules keep a generation. Buckets are
-computed in UTC. A policy with every count at zero keeps everything (restic refuses such a policy; we fail safe).
+not count), exactly like restic. Like restic (0.14 and later), a bucket rule that still has counts left when it
+reaches the oldest generation keeps that one too, so a young series keeps its longest history. The rules combine as a
+union; reasons say which rules keep a generation. Buckets are computed in UTC. A policy with every count at zero keeps
+everything (restic refuses such a policy; we fail safe).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def select_archives(archives: Sequence[Archive], policy: RetentionPolicy) -> lis
     remaining = {name: getattr(policy, name) for name, _, _ in _BUCKETS}
     last_bucket: dict[str, str | None] = {name: None for name, _, _ in _BUCKETS}
     decisions: list[Decision] = []
+    oldest = len(ordered) - 1
     for index, archive in enumerate(ordered):
         reasons: list[str] = []
         if index < policy.keep_last:
@@ -71,5 +74,9 @@ def select_archives(archives: Sequence[Archive], policy: RetentionPolicy) -> lis
                 last_bucket[name] = bucket
                 remaining[name] -= 1
                 reasons.append(f"{label} {bucket}")
+            elif index == oldest:
+                # restic: a rule with counts left also keeps the oldest snapshot (its bucket's newest is kept too).
+                remaining[name] -= 1
+                reasons.append(f"{label} {bucket} (oldest)")
         decisions.append(Decision(archive, bool(reasons), tuple(reasons)))
     return decisions
