@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import signal
@@ -14,7 +15,14 @@ from types import FrameType
 
 from structr_appsync import __version__, logs
 from structr_appsync.backup import recover_on_startup
-from structr_appsync.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, AppsyncError, Interrupted
+from structr_appsync.errors import (
+    EXIT_BUG,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    AppsyncError,
+    Interrupted,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,12 +73,23 @@ def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
 
 @contextmanager
 def _signals_raise() -> Iterator[None]:
-    """Turn SIGTERM into an exception so that every `finally` (restarting services, removing temp files) runs."""
-    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    """Turn SIGINT and SIGTERM into Interrupted so that every `finally` (restarting services, removing temp files)
+    runs, and handlers of AppsyncError (an import's rollback hint) see the interruption too."""
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+_LOCAL_IO_HINTS = {
+    errno.ENOSPC: "free disk space where the repository and the temporary folder (TMPDIR) live, then run it again",
+    errno.EDQUOT: "your disk quota is used up: free some space, then run it again",
+    errno.EROFS: "the repository or the temporary folder (TMPDIR) is on a read-only filesystem",
+    errno.EACCES: "check that you may write to the repository and to the temporary folder (TMPDIR)",
+    errno.EIO: "the disk reported an I/O error: check it before running appsync again",
+}
 
 
 def _report(error: AppsyncError) -> None:
@@ -107,9 +126,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("appsync: interrupted; nothing was left half-done\n")
         return EXIT_INTERRUPTED
-    except Exception:  # noqa: BLE001 - the boundary of last resort
+    except Exception as error:  # noqa: BLE001 - the boundary of last resort
         if verbosity >= 1:
             traceback.print_exc()
+        if isinstance(error, OSError) and error.errno in _LOCAL_IO_HINTS:
+            # the disk of this machine, not appsync, failed (e.g. ENOSPC while the export downloads)
+            where = f" ({error.filename})" if error.filename else ""
+            message = f"cannot write on this machine: {error.strerror}{where}"
+            _report(AppsyncError(message, hint=_LOCAL_IO_HINTS[error.errno]))
+            return EXIT_FAILED
         exc_type, exc_value = sys.exc_info()[:2]
         name = exc_type.__name__ if exc_type else "error"
         sys.stderr.write(f"appsync: internal error ({name}: {exc_value}); this is a bug, rerun with -v and report it\n")

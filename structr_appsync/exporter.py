@@ -19,6 +19,7 @@ from structr_appsync.config import LoadedConfig
 from structr_appsync.errors import DirtyWorktree
 from structr_appsync.exporttree import add_placeholders
 from structr_appsync.gitrepo import GitRepo, repo_lock
+from structr_appsync.interrupts import signals_deferred
 from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree, structr_version_of
 from structr_appsync.server import StructrClient
 from structr_appsync.summary import ChangeSummary, summarize_changes
@@ -227,33 +228,36 @@ def export_app(
         update_worktree = changed or dirty or not loaded.export_path.is_dir()
         new_commit: str | None = None
         staged = False
-        if update_worktree:
-            incremental = not dirty and prepared.old_tree is not None and loaded.export_path.is_dir()
-            with worktree.index_backup(repo, scratch) as restore_index:
-                if incremental:
-                    undo = worktree.apply_changes(
-                        loaded.export_path, prepared.folder, prepared.changes, scratch / "replaced-files"
-                    )
-                else:
-                    keep = [Path(path).relative_to(export_dir) for path in repo.ignored_paths(export_dir)]
-                    undo = worktree.swap_in(
-                        loaded.export_path, prepared.folder, scratch / "previous-worktree", keep=keep
-                    )
-                try:
-                    if commit or stage:
-                        # index entries = the normalized export exactly, whatever .gitignore says
-                        repo.index_paths_from(snapshot, export_dir)
-                        staged = True
-                    if commit and not stage and changed:
-                        head_tree = repo.tree_id(head) if head else None
-                        root_tree = repo.tree_with_subtree(head_tree, export_dir, prepared.tree)
-                        new_commit = repo.commit_tree(root_tree, text, (head,) if head else ())
-                        repo.update_ref("HEAD", new_commit, old=head or "", message=f"appsync export: {name}")
-                except BaseException:
-                    restore_index()
-                    undo()
-                    raise
-        repo.update_ref(last_export_ref(name), snapshot, message=f"appsync export: {name}")
+        # From the swap of the export folder to the last ref, a signal would stop the run between steps that
+        # belong together (e.g. HEAD moved, working tree restored): it is delivered once they are all done.
+        with signals_deferred():
+            if update_worktree:
+                incremental = not dirty and prepared.old_tree is not None and loaded.export_path.is_dir()
+                with worktree.index_backup(repo, scratch) as restore_index:
+                    if incremental:
+                        undo = worktree.apply_changes(
+                            loaded.export_path, prepared.folder, prepared.changes, scratch / "replaced-files"
+                        )
+                    else:
+                        keep = [Path(path).relative_to(export_dir) for path in repo.ignored_paths(export_dir)]
+                        undo = worktree.swap_in(
+                            loaded.export_path, prepared.folder, scratch / "previous-worktree", keep=keep
+                        )
+                    try:
+                        if commit or stage:
+                            # index entries = the normalized export exactly, whatever .gitignore says
+                            repo.index_paths_from(snapshot, export_dir)
+                            staged = True
+                        if commit and not stage and changed:
+                            head_tree = repo.tree_id(head) if head else None
+                            root_tree = repo.tree_with_subtree(head_tree, export_dir, prepared.tree)
+                            new_commit = repo.commit_tree(root_tree, text, (head,) if head else ())
+                            repo.update_ref("HEAD", new_commit, old=head or "", message=f"appsync export: {name}")
+                    except BaseException:
+                        restore_index()
+                        undo()
+                        raise
+            repo.update_ref(last_export_ref(name), snapshot, message=f"appsync export: {name}")
     logger.debug("export of %s took %.2fs", name, time.monotonic() - started)
     return ExportOutcome(
         env_name=name,

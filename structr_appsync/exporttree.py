@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from structr_appsync.errors import ExportInvalid
@@ -46,6 +48,8 @@ KNOWN_ENTRIES = frozenset(
     }
 )
 _COPY_CHUNK = 1024 * 1024
+# Failures to write here that are this machine's, reported as such and not as a broken export.
+LOCAL_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES})
 
 
 def _zip_member_problem(info: zipfile.ZipInfo) -> str | None:
@@ -106,7 +110,9 @@ def extract_export_zip(zip_path: Path, dest: Path) -> Path:
                 with archive.open(info) as source, target.open("wb") as sink:
                     while chunk := source.read(_COPY_CHUNK):
                         sink.write(chunk)
-        except (zipfile.BadZipFile, EOFError, OSError, zipfile.LargeZipFile) as exc:
+        except (zipfile.BadZipFile, EOFError, OSError, zipfile.LargeZipFile, zlib.error) as exc:
+            if isinstance(exc, OSError) and exc.errno in LOCAL_WRITE_ERRNOS:
+                raise  # this machine's disk is full or read-only: not the server's fault
             raise ExportInvalid(f"the export ZIP is truncated or corrupt ({exc})") from exc
     if not root.is_dir():
         raise ExportInvalid("the export ZIP holds no folder")

@@ -21,6 +21,7 @@ import git
 
 from structr_appsync import process
 from structr_appsync.errors import CommandError, GitError, RefNotFound
+from structr_appsync.interrupts import signals_deferred
 from structr_appsync.lock import exclusive_lock
 
 if TYPE_CHECKING:
@@ -276,9 +277,10 @@ class GitRepo:
         try:
             yield path
         finally:
-            shutil.rmtree(path, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                base.rmdir()  # only when no other run uses it
+            with signals_deferred():  # a second Ctrl-C must not leave half a scratch folder behind
+                shutil.rmtree(path, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    base.rmdir()  # only when no other run uses it
 
     def interrupted_runs(self) -> list[Path]:
         """Scratch folders of appsync runs whose process is gone.

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from structr_appsync.interrupts import signals_deferred
+
 
 class Scratch:
     """The import's temporary folder. Folders no longer needed are deleted in the background, while the server
@@ -29,9 +31,10 @@ class Scratch:
         self._threads.append(thread)
 
     def close(self) -> None:
-        for thread in self._threads:
-            thread.join()
-        shutil.rmtree(self.path, ignore_errors=True)
+        with signals_deferred():  # a second Ctrl-C must not leave half a scratch folder behind
+            for thread in self._threads:
+                thread.join()
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 @contextmanager
