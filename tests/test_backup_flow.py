@@ -45,18 +45,24 @@ def listed(install: FakeInstall) -> list[str]:
     return [row["id"] for row in json.loads(result.out)]
 
 
-def leftovers(install: FakeInstall) -> list[str]:
-    """Anything in the destination besides complete generations and the lock file."""
+def leftovers(install: FakeInstall, expected: tuple[str, ...] = ()) -> list[str]:
+    """Anything in the destination besides the ``expected`` generations and the lock file.
+
+    Deliberately not "besides what `backup list` shows": a half-written generation that were wrongly listed
+    must count as a leftover too.
+    """
     if not install.destination.exists():
         return []
     names = {path.name for path in install.destination.iterdir()}
-    return sorted(names - set(listed(install)) - {".appsync-backup.lock"})
+    return sorted(names - set(expected) - {".appsync-backup.lock"})
 
 
 def assert_clean_failure(install: FakeInstall, result, code: int, words: str) -> None:  # type: ignore[no-untyped-def]
+    """A failed first backup: non-zero exit, the reason shown, services up, nothing listed, nothing left."""
     assert result.code == code, (result.out, result.err)
     assert words in result.err, result.err
     assert install.both_running(), "services must be running after a failed backup"
+    assert listed(install) == []
     assert leftovers(install) == []
 
 
@@ -97,6 +103,9 @@ def test_round_trip_restores_the_backed_up_state(install: FakeInstall) -> None:
     manifest = read_manifest(generation)
     entry = manifest.trees["structr"].files()["structr.conf"]
     assert conf.stat().st_mtime_ns == entry.mtime_ns
+    link_entry = manifest.trees["structr"].files()["scripts/latest"]
+    link = install.structr.data / "scripts" / "latest"
+    assert link.lstat().st_mtime_ns == link_entry.mtime_ns, "symlinks get their timestamps back too"
     # The restored store started from exactly the backed-up bytes: the counter resumes from the backup.
     restored_counter = int(backed_header.split("counter=")[1])
     current = int(install.neo4j.header().split("counter=")[1])

@@ -359,6 +359,32 @@ def test_scrub_drops_secrets() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("config", "secret"),
+    [
+        ({"structr": {"health_url": "http://admin:p@ss-word@localhost:8082/ready"}}, "ss-word"),
+        ({"structr": {"health_url": "http://localhost:8082/ready?access_token=tok123&x=1"}}, "tok123"),
+        ({"neo4j": {"stop": "PGPASSWORD=hunter2 /opt/stop-db"}}, "hunter2"),
+        ({"neo4j": {"status": "cypher-shell -u neo4j --password 'hunter 2' 'RETURN 1'"}}, "hunter 2"),
+        ({"snapshot_command": "zfs-snap --api-key=k3y tank/structr"}, "k3y"),
+        ({"monitoring": {"success_url": "https://hc-ping.com/5f1c2a9e-0b6d-4c1e-9d7a-2f7e3b1a9c44"}}, "5f1c2a9e"),
+    ],
+)
+def test_scrub_removes_secrets_inside_values(config: dict[str, object], secret: str) -> None:
+    assert secret not in json.dumps(scrub(config))
+
+
+def test_scrub_keeps_what_is_not_secret() -> None:
+    config = {
+        "monitoring": {"start_url": "https://hc-ping.com/abc/start", "failure_url": None},
+        "structr": {"start": "systemctl start structr", "health_url": "http://localhost:8082/structr/health/ready"},
+    }
+    assert scrub(config) == {
+        "monitoring": {"start_url": "https://hc-ping.com/***", "failure_url": None},
+        "structr": {"start": "systemctl start structr", "health_url": "http://localhost:8082/structr/health/ready"},
+    }
+
+
 def test_destination_inside_a_source_is_refused(tmp_path: Path) -> None:
     from structr_appsync.backup.engine import resolve_sources
     from structr_appsync.errors import ConfigError

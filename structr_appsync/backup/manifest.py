@@ -17,8 +17,18 @@ _T = TypeVar("_T", bound=BaseModel)
 MANIFEST_VERSION = 1
 
 # Keys whose values never go into a manifest, wherever they appear in the config snapshot.
-_SECRET_KEY = re.compile(r"pass(word)?|secret|token|credential|api[_-]?key", re.IGNORECASE)
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]*@", re.IGNORECASE)
+_SECRET_WORDS = r"pass(?:word|wd)?|secret|token|credential|api[_-]?key|signature"
+_SECRET_KEY = re.compile(_SECRET_WORDS, re.IGNORECASE)
+# user:password@ in URLs; greedy up to the last @ of the authority, since a password may contain an @.
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/\s]*@", re.IGNORECASE)
+# Inside strings (commands, URLs): PGPASSWORD=x, --password=x, --password x, ?access_token=x, "secret: x".
+_SECRET_VALUE = re.compile(
+    rf"(?P<key>[\w-]*(?:{_SECRET_WORDS})[\w-]*)(?P<sep>=|:[ \t]*|[ \t]+)(?P<value>'[^']*'|\"[^\"]*\"|[^\s&'\"]+)",
+    re.IGNORECASE,
+)
+# Healthchecks-style ping URLs are capabilities: anyone who knows one can report success. Only the host is kept.
+_CAPABILITY_URL_SECTIONS = frozenset({"monitoring"})
+_URL_AUTHORITY = re.compile(r"^(?P<base>[a-z][a-z0-9+.-]*://[^/?#\s]*)(?P<rest>[/?#].*)?$", re.IGNORECASE | re.DOTALL)
 
 
 class _Model(BaseModel):
@@ -96,14 +106,24 @@ class ManifestSummary(BaseModel):
     app_commit: str | None = None
 
 
-def scrub(value: Any) -> Any:
+def scrub(value: Any, *, section: str | None = None) -> Any:
     """Return ``value`` with password-like keys dropped and credentials removed from URLs and commands."""
     if isinstance(value, dict):
-        return {key: scrub(item) for key, item in value.items() if not _SECRET_KEY.search(str(key))}
+        return {
+            key: scrub(item, section=str(key) if section is None else section)
+            for key, item in value.items()
+            if not _SECRET_KEY.search(str(key))
+        }
     if isinstance(value, list | tuple):
-        return [scrub(item) for item in value]
+        return [scrub(item, section=section) for item in value]
     if isinstance(value, str):
-        return _URL_USERINFO.sub(r"\g<scheme>***@", value)
+        if section in _CAPABILITY_URL_SECTIONS:
+            match = _URL_AUTHORITY.match(value)
+            if match:
+                base = _URL_USERINFO.sub(r"\g<scheme>***@", match["base"])
+                return base + ("/***" if match["rest"] else "")
+        text = _URL_USERINFO.sub(r"\g<scheme>***@", value)
+        return _SECRET_VALUE.sub(r"\g<key>\g<sep>***", text)
     return value
 
 

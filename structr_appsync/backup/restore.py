@@ -68,6 +68,8 @@ def _materialize(tree: TreeManifest, source: Path, target: Path) -> None:
             path.symlink_to(entry.target or "")
             if can_chown:
                 os.lchown(path, entry.uid, entry.gid)
+            if os.utime in os.supports_follow_symlinks:
+                os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns), follow_symlinks=False)
             continue
         if not cloner.clone(origin, path):
             _copy(origin, path)
@@ -81,7 +83,9 @@ def _copy(origin: Path, path: Path) -> None:
     try:
         with origin.open("rb") as handle:
             while data := handle.read(CHUNK_SIZE):
-                os.write(fd, data)
+                view = memoryview(data)
+                while view:  # os.write may write less than asked
+                    view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
 
