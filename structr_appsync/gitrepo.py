@@ -165,7 +165,10 @@ class GitRepo:
         """
         result = self.git("rev-parse", "--verify", "-q", f"{ref}^{{commit}}", check=False)
         if result.returncode != 0 or not result.stdout.strip():
-            raise RefNotFound(f"{ref!r} is not a commit in {self.root}")
+            raise RefNotFound(
+                f"{ref!r} is not a commit in {self.root}",
+                hint="name a branch, tag or commit id; `appsync log` lists the exports",
+            )
         return result.stdout.strip()
 
     def tree_id(self, treeish: str, path: str = "", *, env: Mapping[str, str] | None = None) -> str | None:

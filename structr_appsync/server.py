@@ -54,6 +54,23 @@ def _error_text(response: requests.Response) -> str:
     return _trim(json.dumps(body))
 
 
+def _connection_problem(exc: requests.ConnectionError) -> str:
+    """Why the connection failed, in a few words (requests nests the reason several exceptions deep)."""
+    text = str(exc)
+    for marker, words in (
+        ("Connection refused", "connection refused (nothing listens on that port)"),
+        ("NameResolution", "the host name does not resolve"),
+        ("Name or service not known", "the host name does not resolve"),
+        ("Connection reset", "the connection was reset"),
+        ("RemoteDisconnected", "the server closed the connection without answering"),
+        ("SSLError", "TLS failed"),
+        ("No route to host", "no route to the host"),
+    ):
+        if marker in text or marker in type(exc).__name__:
+            return words
+    return type(exc).__name__
+
+
 class StructrClient:
     """A session against one Structr instance, authenticated per request with X-User/X-Password."""
 
@@ -105,7 +122,7 @@ class StructrClient:
             ) from exc
         except requests.ConnectionError as exc:
             raise ServerUnavailable(
-                f"cannot reach Structr at {self.url}: {type(exc).__name__}",
+                f"cannot reach Structr at {self.url}: {_connection_problem(exc)}",
                 url=self.url,
                 hint="check env.<name>.url in appsync.toml and that Structr is running",
             ) from exc
@@ -133,6 +150,14 @@ class StructrClient:
                 url=self.url,
                 status=status,
                 hint="wait for the running deployment to finish and try again",
+            )
+        if status == 404 and path in (DEPLOY_SERVLET, MAINTENANCE_DEPLOY, MAINTENANCE_DEPLOY_DATA, ENV_RESOURCE):
+            # Every Structr has these: a 404 means the URL does not lead to Structr's base.
+            raise ServerError(
+                f"{self.url} answered {method} {path} with 404: is this Structr's base URL?",
+                url=self.url,
+                status=status,
+                hint="set env.<name>.url in appsync.toml to Structr's base URL, e.g. http://localhost:8082 (no path)",
             )
         raise ServerError(f"Structr answered {method} {path} with {status}: {text}", url=self.url, status=status)
 

@@ -408,3 +408,44 @@ def test_the_password_never_reaches_argv_logs_commits_refs_or_errors(
     stored = _everything_git_stores(root)
     assert git(root, "rev-list", "--count", "HEAD") == "3\n"  # the commits to search exist
     assert SECRET.encode() not in stored and WRONG_SECRET.encode() not in stored
+
+
+# -- one line that says what to do -------------------------------------------------------------------------------
+
+
+def _one_error_with_hint(err: str) -> tuple[str, str]:
+    lines = err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("appsync: error: ") and lines[1].startswith("hint: "), err
+    return lines[0], lines[1]
+
+
+def test_a_url_that_is_not_structrs_base_says_so(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_export_repo(tmp_path, emulator, monkeypatch)
+    config = root / "appsync.toml"
+    config.write_text(config.read_text().replace(f'url = "{emulator.url}"', f'url = "{emulator.url}/structr"'))
+    before = full_state(root)
+    for command in ("export", "status"):
+        result = run_cli(command, cwd=root)
+        assert result.code == 4, result.err
+        error, hint = _one_error_with_hint(result.err)
+        assert "is this Structr's base URL?" in error
+        assert "env.<name>.url" in hint
+    assert full_state(root) == before
+
+
+def test_an_unreachable_port_and_an_unknown_ref_say_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+    class Nowhere:
+        url = "http://127.0.0.1:9"  # discard port: nothing listens
+
+    root = make_export_repo(tmp_path, Nowhere(), monkeypatch)  # type: ignore[arg-type]
+    result = run_cli("export", cwd=root)
+    assert result.code == 3, result.err
+    error, _hint = _one_error_with_hint(result.err)
+    assert error.endswith("connection refused (nothing listens on that port)")
+    result = run_cli("import", "no-such-ref", cwd=root)
+    assert result.code == 2, result.err
+    error, hint = _one_error_with_hint(result.err)
+    assert "'no-such-ref' is not a commit" in error and "appsync log" in hint
