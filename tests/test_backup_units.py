@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -216,6 +217,91 @@ def test_ctrl_c_while_stopping_neo4j_restarts_both(tmp_path: Path, stand_ins: tu
     assert (state / "running-structr-app").exists()
     assert (state / "running-neo4j-db").exists()
     assert not context.state_path.exists()
+
+
+class _RecordsSignalMask:
+    """Starting a service runs a real child process (as a start command would) and records its blocked signals."""
+
+    def __init__(self, record: Path, signal_self_on_start: int | None = None) -> None:
+        self.record, self.signal_self_on_start = record, signal_self_on_start
+        self.started: list[str] = []
+
+    def stop(self, service: ServiceConfig, timeout: float) -> None:
+        pass
+
+    def start(self, service: ServiceConfig, timeout: float) -> None:
+        from structr_appsync import process
+
+        if self.signal_self_on_start is not None and not self.started:
+            os.kill(os.getpid(), self.signal_self_on_start)  # arrives in the middle of the restart
+        blocked = process.run(
+            [sys.executable, "-c", "print(open('/proc/self/status').read().split('SigBlk:')[1].split()[0])"],
+            timeout=30,
+        ).stdout.strip()
+        with self.record.open("a") as handle:
+            handle.write(f"{service.unit} {blocked}\n")
+        self.started.append(str(service.unit))
+
+    def is_running(self, service: ServiceConfig) -> bool | None:
+        return None
+
+
+def _two_services(manager: services.Manager) -> list[services.Service]:
+    config = ServiceConfig(stop_timeout=1, start_timeout=1)
+    return [
+        services.Service("structr", config.model_copy(update={"unit": "structr-app"}), manager),
+        services.Service("neo4j", config.model_copy(update={"unit": "neo4j-db"}), manager),
+    ]
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the signal mask from /proc")
+def test_services_are_not_started_with_sigterm_blocked(tmp_path: Path) -> None:
+    """The restart holds signals back without the signal mask, which every started process would inherit."""
+    record = tmp_path / "masks.txt"
+    manager = _RecordsSignalMask(record)
+    with services.stopped_services(
+        _two_services(manager),
+        services.StateFile(tmp_path / "state.json"),
+        env_name="prod",
+        operation="backup",
+        neo4j_data=None,
+        attempts=1,
+    ):
+        pass
+    masks = dict(line.split() for line in record.read_text().splitlines())
+    assert set(masks) == {"structr-app", "neo4j-db"}
+    held = (1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGINT - 1))
+    for unit, mask in masks.items():
+        assert int(mask, 16) & held == 0, f"{unit} was started with SIGTERM/SIGINT blocked ({mask})"
+
+
+def test_sigterm_during_the_restart_is_delivered_after_it(tmp_path: Path) -> None:
+    class Stop(Exception):
+        pass
+
+    def raise_stop(_signum: int, _frame: object) -> None:
+        raise Stop
+
+    record = tmp_path / "masks.txt"
+    manager = _RecordsSignalMask(record, signal_self_on_start=signal.SIGTERM)
+    previous = signal.signal(signal.SIGTERM, raise_stop)
+    try:
+        with (
+            pytest.raises(Stop),
+            services.stopped_services(
+                _two_services(manager),
+                services.StateFile(tmp_path / "state.json"),
+                env_name="prod",
+                operation="backup",
+                neo4j_data=None,
+                attempts=1,
+            ),
+        ):
+            pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert manager.started == ["neo4j-db", "structr-app"], "the signal must not cut the restart short"
+    assert not (tmp_path / "state.json").exists()
 
 
 class _StaysUp:

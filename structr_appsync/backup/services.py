@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from structr_appsync.backup import health, storelock
 from structr_appsync.backup.context import BackupContext
 from structr_appsync.config import BackupConfig, ServiceConfig
 from structr_appsync.errors import CommandError, ConfigError, ServiceError
+from structr_appsync.interrupts import signals_deferred
 
 logger = logging.getLogger(__name__)
 
@@ -290,13 +290,14 @@ class Downtime:
 
 @contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold SIGTERM/SIGINT back while services are restarted, so a second signal cannot skip the restart."""
-    blocked = {signal.SIGTERM, signal.SIGINT}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
-    try:
+    """Hold SIGTERM/SIGINT back while services are restarted, so a second signal cannot skip the restart.
+
+    Held by handlers, not by blocking them with the signal mask: a blocked mask is inherited by every process
+    started meanwhile, and a service started from it (by a start command run through bash) would ignore the
+    SIGTERM that is meant to stop it next time.
+    """
+    with signals_deferred():
         yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def restart(services: list[Service], attempts: int) -> tuple[list[str], list[str]]:
