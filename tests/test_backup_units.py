@@ -304,6 +304,70 @@ def test_sigterm_during_the_restart_is_delivered_after_it(tmp_path: Path) -> Non
     assert not (tmp_path / "state.json").exists()
 
 
+class _DataDependentService:
+    """Starts only when its data directory holds good data; stops always. Optionally signals itself on a start."""
+
+    def __init__(self, data: dict[str, Path], signal_on_failed_start: int | None = None) -> None:
+        self.data, self.signal_on_failed_start = data, signal_on_failed_start
+        self.running = {"structr-app": True, "neo4j-db": True}
+
+    def stop(self, service: ServiceConfig, timeout: float) -> None:
+        self.running[str(service.unit)] = False
+
+    def start(self, service: ServiceConfig, timeout: float) -> None:
+        from structr_appsync.errors import CommandError
+
+        if (self.data[str(service.unit)] / "bad").exists():
+            if self.signal_on_failed_start is not None:
+                signal_now, self.signal_on_failed_start = self.signal_on_failed_start, None
+                os.kill(os.getpid(), signal_now)  # Ctrl-C / SIGTERM while the restored services fail to start
+            raise CommandError("start", 1, "", "cannot open the store")
+        self.running[str(service.unit)] = True
+
+    def is_running(self, service: ServiceConfig) -> bool | None:
+        return self.running[str(service.unit)]
+
+
+def test_an_interrupt_while_restored_services_fail_still_puts_the_previous_state_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from structr_appsync.backup import restore
+
+    class Stop(Exception):
+        pass
+
+    def raise_stop(_signum: int, _frame: object) -> None:
+        raise Stop
+
+    context = _context(tmp_path, "command")
+    live = {"neo4j-db": tmp_path / "neo4j", "structr-app": tmp_path / "structr"}
+    moves = []
+    for path in live.values():
+        (path / "current").write_text("in use before the restore\n")
+        staged = path.with_name(f".{path.name}.appsync-restore-x")
+        staged.mkdir()
+        (staged / "bad").write_text("the backed-up data does not start\n")
+        moves.append(restore._Move(target=path, staged=staged, aside=path.with_name(f".{path.name}.previous")))
+    manager = _DataDependentService(live, signal_on_failed_start=signal.SIGTERM)
+    chosen = [
+        services.Service(name, ServiceConfig(unit=unit, stop_timeout=1, start_timeout=1), manager)
+        for name, unit in (("structr", "structr-app"), ("neo4j", "neo4j-db"))
+    ]
+    monkeypatch.setattr(services, "services_for", lambda _context: chosen)
+    monkeypatch.setattr(services, "_RETRY_PAUSE", 0.0)
+    previous = signal.signal(signal.SIGTERM, raise_stop)
+    try:
+        with pytest.raises(Stop):
+            restore._swap(context, moves, tmp_path / "neo4j")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    for path in live.values():
+        assert (path / "current").exists(), f"{path} must hold the previous data again"
+        assert not (path / "bad").exists()
+    assert manager.running == {"structr-app": True, "neo4j-db": True}
+    assert not context.state_path.exists()
+
+
 class _StaysUp:
     def __init__(self, inner: services.Manager) -> None:
         self.inner = inner

@@ -173,6 +173,13 @@ def _swap(context: BackupContext, moves: list[_Move], neo4j_dir: Path) -> float:
         if not placed:
             raise
         problems = str(exc)
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM) after the swap: the signal, held back during the restart, can hide that
+        # the restored services did not come up. Then the previous state must still come back before we stop.
+        if placed and not _all_up(chosen):
+            logger.error("Interrupted while the restored services were not up; putting the previous state back")
+            _roll_back(context, chosen, moves, neo4j_dir, attempts)
+        raise
     else:
         problems = "; ".join(downtime.start_problems)
         if not problems and not _all_up(chosen):
