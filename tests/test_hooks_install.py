@@ -57,10 +57,12 @@ def test_default_install_is_pre_commit_and_pre_push_plus_enabled_post_hooks(repo
 
 def test_foreign_hook_is_kept_still_runs_and_comes_back_on_uninstall(repo: Path) -> None:
     original = write_executable(hooks_dir(repo) / "pre-commit", FOREIGN)
+    original.chmod(0o750)  # not what appsync writes its own shims with
     original_bytes = original.read_bytes()
     assert run_cli("hooks", "install", "--hooks", "pre-commit", cwd=repo).code == 0
     legacy = hooks_dir(repo) / "pre-commit.legacy"
     assert legacy.read_bytes() == original_bytes
+    assert stat.S_IMODE(legacy.stat().st_mode) == 0o750
     assert hookscripts.HOOK_ID in original.read_text()
 
     # appsync's own part is skipped here; the foreign hook must run all the same, through real `git commit`.
@@ -77,7 +79,7 @@ def test_foreign_hook_is_kept_still_runs_and_comes_back_on_uninstall(repo: Path)
 
     assert run_cli("hooks", "uninstall", cwd=repo).code == 0
     assert original.read_bytes() == original_bytes
-    assert original.stat().st_mode & stat.S_IXUSR
+    assert stat.S_IMODE(original.stat().st_mode) == 0o750
     assert not legacy.exists()
     git(repo, "commit", "-q", "--allow-empty", "-m", "two")
     assert len(foreign_log(repo)) == 2
