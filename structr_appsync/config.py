@@ -306,7 +306,8 @@ def parse_config(text: str, path: Path) -> AppsyncConfig:
     try:
         return AppsyncConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(path, exc)) from exc
+        # not chained: pydantic's text quotes the input values (a URL with a password in it) and -v would print it
+        raise ConfigError(_format_validation_error(path, exc)) from None
 
 
 def load_config(explicit: str | Path | None = None, start: Path | None = None) -> LoadedConfig:

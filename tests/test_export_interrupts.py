@@ -449,3 +449,16 @@ def test_an_unreachable_port_and_an_unknown_ref_say_what_to_do(tmp_path: Path, m
     assert result.code == 2, result.err
     error, hint = _one_error_with_hint(result.err)
     assert "'no-such-ref' is not a commit" in error and "appsync log" in hint
+
+
+def test_a_password_written_into_the_url_is_refused_without_being_echoed(tmp_path: Path) -> None:
+    secret = "Pw-7c1e"  # short: pydantic abbreviates long values, which would hide the leak from this test
+    (tmp_path / "appsync.toml").write_text(
+        f'export_dir = "webapp"\ndefault_env = "dev"\n[env.dev]\nurl = "http://admin:{secret}@localhost:8082"\n'
+    )
+    git(tmp_path, "init", "-q")
+    result = run_cli("-v", "export", cwd=tmp_path)
+    assert result.code == 2, result.err
+    assert "env.dev.url" in result.err and "must not contain credentials" in result.err
+    assert "Traceback" in result.err  # -v: the whole chain is printed, and it must not quote the value either
+    assert secret not in result.out + result.err
