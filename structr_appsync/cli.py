@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 COMMAND_MODULES: tuple[str, ...] = (
     "init",
     "export",
+    "import_ref",
     "status",
     "diff",
     "log",
@@ -38,7 +39,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hook_run",
     "watch",
     "backup",
-    "import_ref",
 )
 
 Handler = Callable[[argparse.Namespace], int]
