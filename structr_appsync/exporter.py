@@ -254,8 +254,10 @@ def export_app(
                             new_commit = repo.commit_tree(root_tree, text, (head,) if head else ())
                             repo.update_ref("HEAD", new_commit, old=head or "", message=f"appsync export: {name}")
                     except BaseException:
-                        restore_index()
-                        undo()
+                        try:
+                            restore_index()
+                        finally:
+                            undo()  # even when the index could not be put back: the files must be
                         raise
             repo.update_ref(last_export_ref(name), snapshot, message=f"appsync export: {name}")
     logger.debug("export of %s took %.2fs", name, time.monotonic() - started)

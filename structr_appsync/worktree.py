@@ -24,9 +24,13 @@ def index_backup(repo: GitRepo, scratch: Path) -> Iterator[Callable[[], None]]:
 
     def restore() -> None:
         if existed:
-            temporary = repo.index_path.with_name("index.appsync-restore")
-            shutil.copy2(saved, temporary)
-            temporary.replace(repo.index_path)
+            try:
+                # a rename needs no free space: the restore works on the full disk that may have caused the failure
+                saved.replace(repo.index_path)
+            except OSError:  # another filesystem ($GIT_INDEX_FILE elsewhere): copy, then rename into place
+                temporary = repo.index_path.with_name("index.appsync-restore")
+                shutil.copy2(saved, temporary)
+                temporary.replace(repo.index_path)
         else:
             repo.index_path.unlink(missing_ok=True)
 

@@ -308,6 +308,39 @@ def test_a_full_disk_during_export_is_one_clear_line_and_the_repository_is_untou
     assert not (root / ".git" / "appsync-tmp").exists()
 
 
+def test_a_full_disk_while_staging_rolls_the_files_back_even_if_the_index_copy_fails(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git fails on the full disk; putting the index back must not need space, and the files are undone anyway."""
+    import shutil
+
+    from structr_appsync.errors import GitError
+
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
+    assert run_cli("export", cwd=root).code == 0
+    (root / "webapp" / "pages" / "home.html").write_text("my local edit\n")
+    meetdown_emulator.set_page_content("login", "<html><body>changed on the server</body></html>")
+    before = full_state(root)
+    real_copy = shutil.copy2
+
+    def copy_on_full_disk(src: Any, dst: Any, **kwargs: Any) -> Any:
+        if Path(dst).name != "index.saved":  # the backup was taken before the disk filled up
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+        return real_copy(src, dst, **kwargs)
+
+    def reset_on_full_disk(self: GitRepo, commit: str, path: str) -> None:
+        raise GitError("git reset failed: fatal: unable to write new index file: No space left on device")
+
+    monkeypatch.setattr(shutil, "copy2", copy_on_full_disk)
+    monkeypatch.setattr(GitRepo, "index_paths_from", reset_on_full_disk)
+    result = run_cli("export", "--force", cwd=root)
+    monkeypatch.undo()
+    assert result.code == EXIT_FAILED, result.err
+    assert "No space left on device" in result.err
+    assert (root / "webapp" / "pages" / "home.html").read_text() == "my local edit\n"
+    assert full_state(root) == before
+
+
 def test_a_corrupt_deflate_stream_is_an_invalid_export_not_a_crash(tmp_path: Path) -> None:
     payload = os.urandom(40_000).hex().encode()
     good = tmp_path / "good.zip"
