@@ -585,3 +585,40 @@ def test_incomplete_generations_are_never_listed_and_get_removed(tmp_path: Path)
     removed = store.remove_stale(destination)
     assert sorted(removed) == [".staging-20260102T000000Z", "20260101T000000Z"]
     assert (destination / "20260103T000000Z").exists(), "a directory with a manifest is not removed"
+
+
+def test_manifest_and_state_file_survive_short_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """os.write may write less than asked (a filling disk): the rest must still be written, never dropped."""
+    from datetime import UTC, datetime
+
+    from structr_appsync.backup import manifest as manifest_module
+
+    now = datetime.now(UTC)
+    manifest = manifest_module.Manifest(
+        id="20260101T000000Z",
+        env="prod",
+        started_at=now,
+        stopped_at=now,
+        restarted_at=now,
+        finished_at=now,
+        downtime_seconds=1.0,
+        copy_seconds=0.5,
+        method="delta",
+        bytes_total=0,
+        bytes_copied_during_downtime=0,
+        bytes_new=0,
+        files_total=0,
+        config={"service_manager": "command"},
+        trees={},
+    )
+    real_write = os.write
+
+    def short_write(fd: int, data: bytes | memoryview) -> int:
+        return real_write(fd, bytes(data)[:64])
+
+    monkeypatch.setattr(os, "write", short_write)
+    manifest_module.write_manifest(tmp_path, manifest)
+    services.StateFile(tmp_path / "state.json").write("prod", "backup", ["structr", "neo4j"])
+    monkeypatch.setattr(os, "write", real_write)
+    assert manifest_module.read_manifest(tmp_path) == manifest
+    assert json.loads((tmp_path / "state.json").read_text())["services"] == ["structr", "neo4j"]

@@ -127,6 +127,13 @@ def scrub(value: Any, *, section: str | None = None) -> Any:
     return value
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data``: on a filling disk os.write writes less and says so only by its count."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def write_manifest(directory: Path, manifest: Manifest) -> Path:
     """Write the manifest atomically (temp file, fsync, rename, fsync of the directory), mode 0600."""
     target = directory / MANIFEST_NAME
@@ -134,7 +141,7 @@ def write_manifest(directory: Path, manifest: Manifest) -> Path:
     data = manifest.model_dump_json(indent=1).encode("utf-8")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, data)
+        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from structr_appsync import process
 from structr_appsync.backup import health, storelock
 from structr_appsync.backup.context import BackupContext
+from structr_appsync.backup.manifest import write_all
 from structr_appsync.config import BackupConfig, ServiceConfig
 from structr_appsync.errors import CommandError, ConfigError, ServiceError
 from structr_appsync.interrupts import signals_deferred
@@ -250,7 +251,7 @@ class StateFile:
         temporary = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, json.dumps(data, indent=1).encode("utf-8"))
+            write_all(fd, json.dumps(data, indent=1).encode("utf-8"))
             os.fsync(fd)
         finally:
             os.close(fd)
