@@ -18,7 +18,7 @@ from structr_appsync import transfer, worktree
 from structr_appsync.config import LoadedConfig
 from structr_appsync.errors import DirtyWorktree
 from structr_appsync.exporttree import add_placeholders
-from structr_appsync.gitrepo import GitRepo, repo_lock
+from structr_appsync.gitrepo import KEEP_NAME, GitRepo, repo_lock
 from structr_appsync.interrupts import signals_deferred
 from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree, structr_version_of
 from structr_appsync.server import StructrClient
@@ -178,6 +178,13 @@ def _local_edits_are_ours(repo: GitRepo, loaded: LoadedConfig, env_name: str, sc
     return actual == expected
 
 
+def _keep_if_holding_user_files(scratch: Path) -> None:
+    """After a failed undo: keep the scratch folder if the user's replaced files are still in it."""
+    aside, replaced = scratch / "previous-worktree", scratch / "replaced-files"
+    if aside.exists() or (replaced.is_dir() and any(not path.is_dir() for path in replaced.rglob("*"))):
+        (scratch / KEEP_NAME).touch()
+
+
 def export_app(
     loaded: LoadedConfig,
     env_name: str | None = None,
@@ -234,15 +241,19 @@ def export_app(
             if update_worktree:
                 incremental = not dirty and prepared.old_tree is not None and loaded.export_path.is_dir()
                 with worktree.index_backup(repo, scratch) as restore_index:
-                    if incremental:
-                        undo = worktree.apply_changes(
-                            loaded.export_path, prepared.folder, prepared.changes, scratch / "replaced-files"
-                        )
-                    else:
-                        keep = [Path(path).relative_to(export_dir) for path in repo.ignored_paths(export_dir)]
-                        undo = worktree.swap_in(
-                            loaded.export_path, prepared.folder, scratch / "previous-worktree", keep=keep
-                        )
+                    try:
+                        if incremental:
+                            undo = worktree.apply_changes(
+                                loaded.export_path, prepared.folder, prepared.changes, scratch / "replaced-files"
+                            )
+                        else:
+                            keep = [Path(path).relative_to(export_dir) for path in repo.ignored_paths(export_dir)]
+                            undo = worktree.swap_in(
+                                loaded.export_path, prepared.folder, scratch / "previous-worktree", keep=keep
+                            )
+                    except BaseException:
+                        _keep_if_holding_user_files(scratch)  # a half-done swap whose undo failed too
+                        raise
                     try:
                         if commit or stage:
                             # index entries = the normalized export exactly, whatever .gitignore says
@@ -255,9 +266,13 @@ def export_app(
                             repo.update_ref("HEAD", new_commit, old=head or "", message=f"appsync export: {name}")
                     except BaseException:
                         try:
-                            restore_index()
-                        finally:
-                            undo()  # even when the index could not be put back: the files must be
+                            try:
+                                restore_index()
+                            finally:
+                                undo()  # even when the index could not be put back: the files must be
+                        except BaseException:
+                            _keep_if_holding_user_files(scratch)  # what undo could not move back stays there
+                            raise
                         raise
             repo.update_ref(last_export_ref(name), snapshot, message=f"appsync export: {name}")
     logger.debug("export of %s took %.2fs", name, time.monotonic() - started)

@@ -37,6 +37,8 @@ LOCK_NAME = "appsync.lock"
 OWNER_FILE = "owner.pid"
 # Files a run writes before it touches the working tree or the index (see worktree.py).
 SAVED_STATE_NAMES = ("index.saved", "previous-worktree", "replaced-files")
+# Written into a run's scratch folder when its undo failed: the folder then holds the user's files and is kept.
+KEEP_NAME = "undo-failed"
 _GIT_TIMEOUT = 3600.0
 
 
@@ -280,10 +282,13 @@ class GitRepo:
         try:
             yield path
         finally:
-            with signals_deferred():  # a second Ctrl-C must not leave half a scratch folder behind
-                shutil.rmtree(path, ignore_errors=True)
-                with contextlib.suppress(OSError):
-                    base.rmdir()  # only when no other run uses it
+            if (path / KEEP_NAME).exists():
+                logger.error("appsync could not undo its changes; the files it replaced are kept in %s", path)
+            else:
+                with signals_deferred():  # a second Ctrl-C must not leave half a scratch folder behind
+                    shutil.rmtree(path, ignore_errors=True)
+                    with contextlib.suppress(OSError):
+                        base.rmdir()  # only when no other run uses it
 
     def interrupted_runs(self) -> list[Path]:
         """Scratch folders of appsync runs whose process is gone.

@@ -341,6 +341,42 @@ def test_a_full_disk_while_staging_rolls_the_files_back_even_if_the_index_copy_f
     assert full_state(root) == before
 
 
+def test_when_even_the_undo_fails_the_users_files_are_kept_not_deleted(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from structr_appsync.errors import GitError
+
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
+    assert run_cli("export", cwd=root).code == 0
+    (root / "webapp" / "pages" / "home.html").write_text("my local edit\n")
+    original = pathlib.Path.rename
+
+    def rename_fails_back(self: Path, target: Any) -> Path:
+        if self.name == "previous-worktree":  # the undo's move of the user's folder back into place
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(self))
+        return original(self, target)
+
+    def reset_fails(self: GitRepo, commit: str, path: str) -> None:
+        raise GitError("git reset failed: simulated")
+
+    monkeypatch.setattr(pathlib.Path, "rename", rename_fails_back)
+    monkeypatch.setattr(GitRepo, "index_paths_from", reset_fails)
+    result = run_cli("export", "--force", cwd=root)
+    monkeypatch.undo()
+    assert result.code != 0
+    assert "are kept in" in result.err
+    kept = list((root / ".git" / "appsync-tmp").glob("run-*/previous-worktree/pages/home.html"))
+    assert [path.read_text() for path in kept] == ["my local edit\n"]
+    # the next run (this process has ended by then) points at it instead of deleting it
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True)
+    (kept[0].parents[2] / "owner.pid").write_bytes(gone.stdout.strip())
+    monkeypatch.setenv("APPSYNC_PASSWORD", "admin")
+    meetdown_emulator.set_fault("status", code=500, path="/structr/deploy")
+    result = run_cli("export", "--force", cwd=root)
+    assert str(kept[0].parents[2]) in result.err
+    assert kept[0].read_text() == "my local edit\n"
+
+
 def test_a_corrupt_deflate_stream_is_an_invalid_export_not_a_crash(tmp_path: Path) -> None:
     payload = os.urandom(40_000).hex().encode()
     good = tmp_path / "good.zip"
