@@ -177,14 +177,50 @@ class WatchSession:
             )
             return
         # The folder equals what the server got from us, so an export over it cannot lose local work.
+        before = current
         description = self._export(self.loaded, self.env_name, True)
-        self._state = tree_state(self.folder)
-        self._watcher.discard_pending()
+        after = tree_state(self.folder)
+        # The export commits what it writes, so whatever now differs from HEAD in the folder was saved by the
+        # user while the export ran. Those paths must not be taken for appsync's own writes: they stay "changed"
+        # for the next batch, which imports them (otherwise the next forced export would overwrite them).
+        saved_meanwhile = self._paths_differing_from_head()
+        self._state = {path: state for path, state in after.items() if path not in saved_meanwhile}
+        for path in saved_meanwhile:
+            if path in before and path not in after:  # deleted by the user meanwhile: keep it as "was there"
+                self._state[path] = before[path]
+        if saved_meanwhile:
+            self._server_has_local = False
+            logger.info("saved during the export, imported next: %s", ", ".join(sorted(saved_meanwhile)[:3]))
+            self._watcher.trigger_batch()
+        else:
+            self._watcher.discard_pending()
         self.counters.exports += 1
         if description is None:
             logger.debug("periodic export: the server has no new changes")
             return
         self._report(f"exported env {self.env_name!r}: {description}")
+
+    def _paths_differing_from_head(self) -> set[str]:
+        """Folder-relative paths with staged, unstaged or untracked changes against HEAD (ignored files excluded)."""
+        repo = GitRepo.open(self.loaded.root)
+        prefix = repo.relative_path(self.folder).rstrip("/") + "/"
+        result = repo.git(
+            "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", prefix
+        )
+        entries = result.stdout.split("\0")
+        paths: set[str] = set()
+        index = 0
+        while index < len(entries):
+            entry = entries[index]
+            index += 1
+            if len(entry) < 4:
+                continue
+            if entry[0] in "RC":  # a rename or copy is followed by its source path
+                index += 1
+            path = entry[3:]
+            if path.startswith(prefix) and not is_ignored(path[len(prefix) :]):
+                paths.add(path[len(prefix) :])
+        return paths
 
     def _on_error(self, label: str, error: Exception) -> None:
         self.counters.failures += 1

@@ -167,6 +167,10 @@ class FolderWatcher:
     def discard_pending(self) -> int:
         return self._debouncer.discard_pending()
 
+    def trigger_batch(self) -> None:
+        """Ask for a batch even without a new event; the state comparison decides what changed."""
+        self._debouncer.trigger(".")
+
     def stop(self) -> int:
         """Stop watching; wait for a running import or export to finish. Return unprocessed events."""
         with self._lock:

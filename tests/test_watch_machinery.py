@@ -263,6 +263,8 @@ class FakeServer:
         self.imports: list[dict[str, str]] = []
         self.exports = 0
         self.fail_next = False
+        # (file name, content) the "user" saves while the next export is running
+        self.user_save_during_export: tuple[str, str] | None = None
 
     def import_function(self, _loaded: LoadedConfig, env_name: str, folder: Path) -> str:
         if self.fail_next:
@@ -273,10 +275,17 @@ class FakeServer:
 
     def export_function(self, loaded: LoadedConfig, _env_name: str, _force: bool) -> str | None:
         self.exports += 1
-        # The export rewrites the folder, as the real one does: these writes must not come back as an import.
+        # The export rewrites the folder and commits it, as the real one does: these writes must not come back
+        # as an import.
         page = loaded.export_path / "pages" / "index.html"
         page.write_text(page.read_text())
         (loaded.export_path / "pages" / "exported.html").write_text("<p>from server</p>\n")
+        git(loaded.root, "add", "webapp")
+        git(loaded.root, "commit", "-q", "--allow-empty", "-m", "export", env=hook_env({"APPSYNC_SKIP": "1"}))
+        if self.user_save_during_export is not None:
+            name, content = self.user_save_during_export
+            self.user_save_during_export = None
+            (loaded.export_path / "pages" / name).write_text(content)
         return "committed 0123456789"
 
 
@@ -353,6 +362,18 @@ def test_periodic_export_does_not_trigger_an_import_of_its_own_writes(project: P
         session.stop()
     assert server.imports == []
     assert any(message.startswith("exported env 'dev': committed") for message in messages)
+
+
+def test_a_save_during_a_periodic_export_is_imported_not_taken_for_our_own_write(project: Path) -> None:
+    server, messages = FakeServer(), []
+    server.user_save_during_export = ("index.html", "<p>saved while exporting</p>\n")
+    session = start_session(project, server, messages, interval=0.5)
+    try:
+        assert wait_for(lambda: len(server.imports) == 1)
+    finally:
+        session.stop()
+    assert server.imports[0]["pages/index.html"] == "<p>saved while exporting</p>\n"
+    assert (project / "webapp" / "pages" / "index.html").read_text() == "<p>saved while exporting</p>\n"
 
 
 def test_periodic_export_waits_while_local_edits_are_not_on_the_server(project: Path) -> None:
