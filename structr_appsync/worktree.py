@@ -108,13 +108,16 @@ def apply_changes(target: Path, new: Path, changes: list[tuple[str, str]], backu
             if had_old:
                 (backup / path).parent.mkdir(parents=True, exist_ok=True)
                 current.rename(backup / path)
-            placed = status != "D"
-            if placed:
+                done.append((path, True, False))  # recorded at once: if placing the new file fails, undo brings it back
+            if status != "D":
                 current.parent.mkdir(parents=True, exist_ok=True)
                 (new / path).rename(current)
+                if had_old:
+                    done[-1] = (path, True, True)
+                else:
+                    done.append((path, False, True))
             else:
                 prune_empty_parents(current, target)
-            done.append((path, had_old, placed))
     except BaseException:
         undo()
         raise

@@ -377,6 +377,37 @@ def test_when_even_the_undo_fails_the_users_files_are_kept_not_deleted(
     assert kept[0].read_text() == "my local edit\n"
 
 
+def test_apply_changes_undoes_a_file_whose_replacement_could_not_be_placed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from structr_appsync.worktree import apply_changes
+
+    target, new, backup = tmp_path / "webapp", tmp_path / "new", tmp_path / "backup"
+    for folder, files in (
+        (target, {"a.html": "old a", "b.html": "old b"}),
+        (new, {"a.html": "new a", "b.html": "new b"}),
+    ):
+        (folder / "pages").mkdir(parents=True)
+        for name, text in files.items():
+            (folder / "pages" / name).write_text(text)
+    original = pathlib.Path.rename
+    failing = new / "pages" / "b.html"
+
+    def rename(self: Path, destination: Any) -> Path:
+        if self == failing:  # the old b.html is already aside when its replacement fails to move in
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(self))
+        return original(self, destination)
+
+    monkeypatch.setattr(pathlib.Path, "rename", rename)
+    with pytest.raises(OSError, match="Input/output error"):
+        apply_changes(target, new, [("M", "pages/a.html"), ("M", "pages/b.html")], backup)
+    monkeypatch.undo()
+    assert {path.name: path.read_text() for path in (target / "pages").iterdir()} == {
+        "a.html": "old a",
+        "b.html": "old b",
+    }
+
+
 def test_a_corrupt_deflate_stream_is_an_invalid_export_not_a_crash(tmp_path: Path) -> None:
     payload = os.urandom(40_000).hex().encode()
     good = tmp_path / "good.zip"
