@@ -46,31 +46,37 @@ def swap_in(target: Path, new: Path, aside: Path, *, keep: list[Path]) -> Callab
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise GitError(f"{target} is not a folder; move it away and export again")
     had_target = target.exists()
-    if had_target:
-        target.rename(aside)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    new.rename(target)
     moved: list[Path] = []
-    for relative in keep:
-        source, destination = aside / relative, target / relative
-        if not (source.exists() or source.is_symlink()):
-            continue
-        if destination.exists() or destination.is_symlink():
-            logger.warning("ignored file %s is now part of the export; the local copy is replaced", relative)
-            continue
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        source.rename(destination)
-        moved.append(relative)
+    placed = False
 
     def undo() -> None:
         for relative in reversed(moved):
             (target / relative).rename(aside / relative)
-        if target.exists():
+        if placed and target.exists():
             target.rename(new)
         if had_target:
             aside.rename(target)
 
+    if had_target:
+        target.rename(aside)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    try:  # a step failing halfway puts the user's folder back before the error goes on
+        new.rename(target)
+        placed = True
+        for relative in keep:
+            source, destination = aside / relative, target / relative
+            if not (source.exists() or source.is_symlink()):
+                continue
+            if destination.exists() or destination.is_symlink():
+                logger.warning("ignored file %s is now part of the export; the local copy is replaced", relative)
+                continue
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            source.rename(destination)
+            moved.append(relative)
+    except BaseException:
+        undo()
+        raise
     return undo
 
 

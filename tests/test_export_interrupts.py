@@ -408,6 +408,28 @@ def test_apply_changes_undoes_a_file_whose_replacement_could_not_be_placed(
     }
 
 
+def test_a_swap_that_fails_halfway_puts_the_users_folder_back(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
+    assert run_cli("export", cwd=root).code == 0
+    (root / "webapp" / "pages" / "home.html").write_text("my local edit\n")
+    before = full_state(root)
+    original = pathlib.Path.rename
+
+    def rename(self: Path, destination: Any) -> Path:
+        if self.name == "webapp" and "unzipped" in self.parts:  # the user's folder is aside; the new one fails
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(self))
+        return original(self, destination)
+
+    monkeypatch.setattr(pathlib.Path, "rename", rename)
+    result = run_cli("export", "--force", cwd=root)
+    monkeypatch.setattr(pathlib.Path, "rename", original)
+    assert result.code == EXIT_FAILED, result.err
+    assert full_state(root) == before
+    assert not (root / ".git" / "appsync-tmp").exists()
+
+
 def test_a_corrupt_deflate_stream_is_an_invalid_export_not_a_crash(tmp_path: Path) -> None:
     payload = os.urandom(40_000).hex().encode()
     good = tmp_path / "good.zip"
