@@ -326,13 +326,18 @@ def test_sigterm_during_copy(install: FakeInstall) -> None:
     assert leftovers(install) == []
 
 
-def test_sigkill_during_copy_then_next_command_recovers(install: FakeInstall) -> None:
+def _kill_backup_in_the_downtime(install: FakeInstall, prefix: str = "structr/files") -> None:
+    """SIGKILL an `appsync backup` while it copies with both services stopped."""
     marker = install.root / "paused"
-    process = _pausing(install, marker, "delta", "structr/files", "backup")
+    process = _pausing(install, marker, "delta", prefix, "backup")
     _wait_for(marker, process)
     process.kill()
     process.communicate(timeout=30)
     assert not install.structr.running() and not install.neo4j.running()
+
+
+def test_sigkill_during_copy_then_next_command_recovers(install: FakeInstall) -> None:
+    _kill_backup_in_the_downtime(install)
     state = json.loads((install.destination / ".appsync-stopped.json").read_text())
     assert state["services"] == ["structr", "neo4j"]
     assert state["operation"] == "backup"
@@ -349,12 +354,7 @@ def test_sigkill_during_copy_then_next_command_recovers(install: FakeInstall) ->
 
 
 def test_sigkill_during_copy_then_any_other_command_restarts_the_services(install: FakeInstall) -> None:
-    marker = install.root / "paused"
-    process = _pausing(install, marker, "delta", "structr/files", "backup")
-    _wait_for(marker, process)
-    process.kill()
-    process.communicate(timeout=30)
-    assert not install.structr.running() and not install.neo4j.running()
+    _kill_backup_in_the_downtime(install)
 
     # `appsync log` has nothing to do with backups (and fails here: no git repository), yet the CLI boundary
     # notices the state file and brings the services back before running it.
@@ -365,11 +365,7 @@ def test_sigkill_during_copy_then_any_other_command_restarts_the_services(instal
 
 
 def test_backup_recover_explicitly(install: FakeInstall) -> None:
-    marker = install.root / "paused"
-    process = _pausing(install, marker, "delta", "neo4j/", "backup")
-    _wait_for(marker, process)
-    process.kill()
-    process.communicate(timeout=30)
+    _kill_backup_in_the_downtime(install, "neo4j/")
     result = cli(install, "backup", "recover")
     assert result.code == EXIT_OK, result.err
     assert "started Neo4j, Structr" in result.out
