@@ -259,6 +259,13 @@ def _execute(run: _Run, materialize: Callable[[], Materialized]) -> ImportOutcom
                 rollback = "roll back with: " + rollback_command(outcome.rollback_ref, env_name, force=True)
                 error.hint = f"{error.hint}; {rollback}" if error.hint else rollback
             raise
+        except OSError as error:  # e.g. a full disk while the verifying export downloads: the upload may have run
+            rollback = "roll back with: " + rollback_command(outcome.rollback_ref, env_name, force=True)
+            where = f" ({error.filename})" if error.filename else ""
+            raise AppsyncError(
+                f"cannot write on this machine: {error.strerror or error}{where}; the import was not verified",
+                hint=f"free disk space and check the server; {rollback}",
+            ) from error
         outcome.verified = True
         return outcome.finish(timer)
 

@@ -430,6 +430,31 @@ def test_a_swap_that_fails_halfway_puts_the_users_folder_back(
     assert not (root / ".git" / "appsync-tmp").exists()
 
 
+def test_a_full_disk_after_the_upload_still_names_the_rollback_ref(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from structr_appsync import importer
+
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
+    assert run_cli("export", cwd=root).code == 0
+    first = head(root)
+    meetdown_emulator.delete_page("login")
+    assert run_cli("export", cwd=root).code == 0
+
+    def verify_on_full_disk(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(importer, "_verify", verify_on_full_disk)
+    result = run_cli("import", first, "--yes", "--allow-delete", cwd=root)
+    rollback_ref = git(root, "for-each-ref", "--format=%(refname)", "refs/appsync/dev/pre-import/").strip()
+    assert result.code == EXIT_FAILED, result.err
+    errors = [line for line in result.err.splitlines() if line.startswith("appsync:")]
+    assert errors == [
+        "appsync: error: cannot write on this machine: No space left on device; the import was not verified"
+    ]
+    assert rollback_ref and f"roll back with: appsync import {rollback_ref}" in result.err
+
+
 def test_a_corrupt_deflate_stream_is_an_invalid_export_not_a_crash(tmp_path: Path) -> None:
     payload = os.urandom(40_000).hex().encode()
     good = tmp_path / "good.zip"
