@@ -55,6 +55,28 @@ def fetch_export(loaded: LoadedConfig, env_name: str, client: StructrClient, des
         raise
 
 
+class _CopyFailed(Exception):
+    """Carries a file copy's OSError through shutil.copytree, which would turn it into an errno-less list."""
+
+
+def _copy_file(source: str, destination: str) -> object:
+    try:
+        return shutil.copy2(source, destination)
+    except OSError as exc:
+        raise _CopyFailed from exc
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    """copytree that stops at the first failure and raises its OSError (so a full disk is reported as such)."""
+    try:
+        shutil.copytree(source, target, symlinks=True, copy_function=_copy_file)
+    except _CopyFailed as exc:
+        cause = exc.__cause__
+        if isinstance(cause, OSError):
+            raise cause from None
+        raise
+
+
 def _fetch(loaded: LoadedConfig, env_name: str, client: StructrClient, dest: Path) -> Path:
     _name, env = loaded.environment(env_name)
     if env.transfer == "zip":
@@ -75,7 +97,7 @@ def _fetch(loaded: LoadedConfig, env_name: str, client: StructrClient, dest: Pat
         try:
             produced.rename(target)
         except OSError:
-            shutil.copytree(produced, target, symlinks=True)
+            _copy_tree(produced, target)
         return target
     finally:
         _remove(local_run)

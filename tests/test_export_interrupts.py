@@ -308,6 +308,37 @@ def test_a_full_disk_during_export_is_one_clear_line_and_the_repository_is_untou
     assert not (root / ".git" / "appsync-tmp").exists()
 
 
+def test_a_full_disk_while_copying_a_path_transfer_export_is_reported_as_such(
+    tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch, transfer="path", server_dir=tmp_path / "shared")
+    before = full_state(root)
+    original_rename, real_copy = pathlib.Path.rename, shutil.copyfile
+
+    def rename(self: Path, destination: Any) -> Path:
+        if "shared" in self.parts:  # the shared folder is on another filesystem: the export must be copied
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(self))
+        return original_rename(self, destination)
+
+    def copy_on_full_disk(src: Any, dst: Any, **kwargs: Any) -> Any:
+        if ".git" in Path(dst).parts:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+        return real_copy(src, dst, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "rename", rename)
+    monkeypatch.setattr(shutil, "copyfile", copy_on_full_disk)
+    result = run_cli("export", cwd=root)
+    monkeypatch.undo()
+    assert result.code == EXIT_FAILED, result.err
+    assert error_lines(result.err)[0].startswith("appsync: error: cannot write on this machine: No space left"), (
+        result.err
+    )
+    assert full_state(root) == before
+    assert list((tmp_path / "shared").iterdir()) == []
+
+
 def test_a_full_disk_while_staging_rolls_the_files_back_even_if_the_index_copy_fails(
     tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
