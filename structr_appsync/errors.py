@@ -78,6 +78,12 @@ class GitError(AppsyncError):
     """A git operation failed."""
 
 
+class NotARepository(GitError):
+    """The configuration does not sit in a usable git working tree (a setup problem, like a bad config)."""
+
+    exit_code = EXIT_USAGE
+
+
 class RefNotFound(GitError):
     """The git ref does not exist or holds no deployment export."""
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import git
 
 from structr_appsync import process
-from structr_appsync.errors import CommandError, GitError, RefNotFound
+from structr_appsync.errors import CommandError, GitError, NotARepository, RefNotFound
 from structr_appsync.interrupts import signals_deferred
 from structr_appsync.lock import exclusive_lock
 
@@ -73,12 +73,12 @@ class GitRepo:
         try:
             repo = git.Repo(start, search_parent_directories=True)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-            raise GitError(
+            raise NotARepository(
                 f"{start} is not inside a git repository", hint="run `appsync init` or `git init` first"
             ) from exc
         try:
             if repo.bare or repo.working_tree_dir is None:
-                raise GitError(f"{start}: the repository has no working tree")
+                raise NotARepository(f"{start}: the repository has no working tree")
             root = Path(repo.working_tree_dir).resolve()
             git_dir = Path(repo.git_dir).resolve()
             common_dir = Path(repo.common_dir).resolve()
@@ -257,9 +257,9 @@ class GitRepo:
         try:
             relative = path.resolve().relative_to(self.root)
         except ValueError as exc:
-            raise GitError(f"{path} is not inside the git repository {self.root}") from exc
+            raise NotARepository(f"{path} is not inside the git repository {self.root}") from exc
         if not relative.parts:
-            raise GitError(f"{path} is the root of the repository, not a folder inside it")
+            raise NotARepository(f"{path} is the root of the repository, not a folder inside it")
         return relative.as_posix()
 
     def path_is_dirty(self, path: str) -> bool:

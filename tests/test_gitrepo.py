@@ -143,3 +143,18 @@ def test_interrupted_runs_are_reported_or_cleaned(repo: GitRepo) -> None:
         assert live.is_dir()
     assert not (base / "run-empty").exists()
     assert (base / "run-saved" / "previous-worktree").is_dir()
+
+
+def test_status_outside_a_git_repository_is_a_setup_error_not_drift(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `appsync status` promises 1 for drift only; a missing repository is a usage/setup problem (2).
+    from structr_appsync.errors import EXIT_USAGE
+    from tests.helpers import run_cli
+
+    (tmp_path / "appsync.toml").write_text('[env.dev]\nurl = "http://127.0.0.1:9"\n')
+    monkeypatch.setenv("APPSYNC_PASSWORD", "pw")
+    for command in ("status", "diff"):
+        result = run_cli(command, cwd=tmp_path)
+        assert result.code == EXIT_USAGE, (command, result.err)
+        assert "is not inside a git repository" in result.err
