@@ -368,6 +368,34 @@ class StructrClient:
         self._maintenance(MAINTENANCE_DEPLOY_DATA, {"mode": "import", "source": server_path})
 
 
+# Files in these formats are compressed already: deflating them again costs CPU time and saves nothing.
+_STORED_SUFFIXES = frozenset(
+    [
+        ".jpg",
+        ".jpeg",
+        ".png",
+        ".gif",
+        ".webp",
+        ".avif",
+        ".ico",
+        ".woff",
+        ".woff2",
+        ".zip",
+        ".gz",
+        ".tgz",
+        ".bz2",
+        ".xz",
+        ".7z",
+        ".mp3",
+        ".mp4",
+        ".m4a",
+        ".webm",
+        ".ogg",
+        ".pdf",
+    ]
+)
+
+
 def _zip_folder(folder: Path, zip_path: Path, *, top: str) -> None:
     with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr(f"{top}/", b"")
@@ -375,6 +403,8 @@ def _zip_folder(folder: Path, zip_path: Path, *, top: str) -> None:
             relative = path.relative_to(folder).as_posix()
             if path.is_dir():
                 archive.writestr(f"{top}/{relative}/", b"")
+            elif path.suffix.lower() in _STORED_SUFFIXES:
+                archive.write(path, f"{top}/{relative}", compress_type=zipfile.ZIP_STORED)
             else:
                 archive.write(path, f"{top}/{relative}")
 
