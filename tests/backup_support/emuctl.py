@@ -17,29 +17,16 @@ import sys
 import time
 from pathlib import Path
 
+# Run as a script, so this folder is on sys.path: share the pid-file helpers of the fake service.
+from fakesvc import process_alive, running_pid
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def _pid(run: Path) -> int | None:
-    try:
-        pid = int((run / "pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if _alive(pid) else None
 
 
 def start(args: argparse.Namespace) -> int:
     run = Path(args.run)
     run.mkdir(parents=True, exist_ok=True)
-    if _pid(run):
+    if running_pid(run):
         return 0
     log = run / "stdout"
     command = [sys.executable, "-m", "tests.structr_emulator", "--data-dir", args.data, "--port", str(args.port)]
@@ -61,12 +48,12 @@ def start(args: argparse.Namespace) -> int:
 
 def stop(args: argparse.Namespace) -> int:
     run = Path(args.run)
-    pid = _pid(run)
+    pid = running_pid(run)
     if pid is None:
         return 0
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 30
-    while _alive(pid):
+    while process_alive(pid):
         if time.monotonic() > deadline:
             return 1
         time.sleep(0.05)
@@ -75,7 +62,7 @@ def stop(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    return 0 if _pid(Path(args.run)) else 3
+    return 0 if running_pid(Path(args.run)) else 3
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,7 @@ from pathlib import Path
 PAGE = 8192
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -38,12 +38,12 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
-def _pid(run: Path) -> int | None:
+def running_pid(run: Path) -> int | None:
     try:
         pid = int((run / "pid").read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if process_alive(pid) else None
 
 
 def _fail_once(flag: str | None) -> bool:
@@ -126,7 +126,7 @@ def start(args: argparse.Namespace) -> int:
         return 1
     run_dir = Path(args.run)
     run_dir.mkdir(parents=True, exist_ok=True)
-    if _pid(run_dir):
+    if running_pid(run_dir):
         return 0
     (run_dir / "pid").unlink(missing_ok=True)
     command = [
@@ -151,7 +151,7 @@ def start(args: argparse.Namespace) -> int:
         if child.poll() is not None:
             sys.stderr.write(f"fakesvc: exited with {child.returncode} during startup\n")
             return 1
-        if _pid(run_dir):
+        if running_pid(run_dir):
             if not args.port:
                 return 0
             try:
@@ -168,20 +168,20 @@ def stop(args: argparse.Namespace) -> int:
     if _fail_once(args.fail_if):
         sys.stderr.write("fakesvc: stop failed (injected)\n")
         return 1
-    pid = _pid(Path(args.run))
+    pid = running_pid(Path(args.run))
     if pid is None:
         return 0
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not process_alive(pid):
             return 0
         time.sleep(0.02)
     return 1
 
 
 def status(args: argparse.Namespace) -> int:
-    return 0 if _pid(Path(args.run)) else 3
+    return 0 if running_pid(Path(args.run)) else 3
 
 
 def main(argv: list[str] | None = None) -> int:
