@@ -32,8 +32,12 @@ def make_zip(path: Path, entries: dict[str, bytes | None], *, symlink: str | Non
     return path
 
 
-GOOD = {"webapp/": None, "webapp/deployment.conf": b"structr-version = 6.1.0\n", "webapp/pages/": None,
-        "webapp/pages/home.html": b"<html></html>"}
+GOOD = {
+    "webapp/": None,
+    "webapp/deployment.conf": b"structr-version = 6.1.0\n",
+    "webapp/pages/": None,
+    "webapp/pages/home.html": b"<html></html>",
+}
 
 
 def test_good_zip_is_extracted(tmp_path: Path) -> None:

@@ -70,8 +70,10 @@ def test_metadata_only_change_counts_the_item(tmp_path: Path) -> None:
 
 
 def test_schema_types_and_methods(tmp_path: Path) -> None:
-    old = {"definitions": {"A": {"type": "object", "methods": {"m1": {"source": "1"}}}, "B": {"type": "object"}},
-           "methods": [{"name": "g1", "source": "x"}]}
+    old = {
+        "definitions": {"A": {"type": "object", "methods": {"m1": {"source": "1"}}}, "B": {"type": "object"}},
+        "methods": [{"name": "g1", "source": "x"}],
+    }
     new = {"definitions": {"A": {"type": "object", "methods": {"m1": {"source": "2"}, "m2": {}}},
                            "C": {"type": "object"}}, "methods": []}  # fmt: skip
 

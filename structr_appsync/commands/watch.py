@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 import time
-from types import FrameType
 
 from structr_appsync.commands._shared import add_env_option, load
 from structr_appsync.errors import UsageError
+from structr_appsync.interrupts import stop_requests
 from structr_appsync.watch_session import WatchSession
 
 _CHECK_SECONDS = 1.0
@@ -61,27 +59,22 @@ def cmd_watch(
         export_interval=minutes * 60 if minutes else None,
         allow_delete=settings.allow_delete,
     )
-    stop = threading.Event()
-    received: list[str] = []
-
-    def _request_stop(signum: int, _frame: FrameType | None) -> None:
-        received.append(signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, _request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        session.start()
-        export_note = f"; exporting every {minutes:g} min" if minutes else ""
-        _say(
-            f"watching {session.folder} -> env {env_name!r} (debounce {debounce_seconds:g}s{export_note}); Ctrl-C stops"
-        )
-        while not stop.wait(_CHECK_SECONDS):
-            session.check()
-    finally:
-        # Default handlers first: a second Ctrl-C while the last import finishes interrupts at once.
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        dropped = session.stop()
+    with stop_requests() as stop:
+        try:
+            session.start()
+            export_note = f"; exporting every {minutes:g} min" if minutes else ""
+            _say(
+                f"watching {session.folder} -> env {env_name!r} (debounce {debounce_seconds:g}s{export_note}); "
+                "Ctrl-C stops"
+            )
+            while not stop.wait(_CHECK_SECONDS):
+                session.check()
+        except BaseException:
+            session.stop()
+            raise
+    # The default handlers are back: a second Ctrl-C while the last import finishes interrupts at once.
+    dropped = session.stop()
+    received = stop.received
     note = f"; {dropped} change(s) since the last import were not imported" if dropped else ""
     _say(f"stopped ({', '.join(received) or 'requested'}){note}")
     return 0

@@ -89,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
                 counter = int(part.split("=", 1)[1])
     import threading
 
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    # The handler only flips a list: setting a threading.Event from a signal handler can deadlock the main thread.
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _frame: stopping.append(signum))
     server = None
     if args.port:
         server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), _Quiet)
@@ -98,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
     (run_dir / "pid").write_text(str(os.getpid()))
     store_fd = os.open(store, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        while not stopping.wait(args.interval):
+        while True:
+            time.sleep(args.interval)
+            if stopping:
+                break
             counter += 1
             if args.pages:
                 page = (counter * 7919) % args.pages

@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -88,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     journal.start()
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        # Only a flag: starting a thread here could deadlock on a lock the interrupted main thread holds.
+        server.stop_requested = True
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
