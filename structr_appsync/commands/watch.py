@@ -59,8 +59,8 @@ def cmd_watch(
         export_interval=minutes * 60 if minutes else None,
         allow_delete=settings.allow_delete,
     )
-    with stop_requests() as stop:
-        try:
+    try:
+        with stop_requests() as stop:
             session.start()
             export_note = f"; exporting every {minutes:g} min" if minutes else ""
             _say(
@@ -69,11 +69,9 @@ def cmd_watch(
             )
             while not stop.wait(_CHECK_SECONDS):
                 session.check()
-        except BaseException:
-            session.stop()
-            raise
-    # The default handlers are back: a second Ctrl-C while the last import finishes interrupts at once.
-    dropped = session.stop()
+    finally:
+        # The handlers from before are back here: a second Ctrl-C while the last import finishes stops at once.
+        dropped = session.stop()
     received = stop.received
     note = f"; {dropped} change(s) since the last import were not imported" if dropped else ""
     _say(f"stopped ({', '.join(received) or 'requested'}){note}")

@@ -30,12 +30,11 @@ class EmulatorServer(ThreadingHTTPServer):
         super().__init__(address, Handler)
         self.ctx = ctx
         self.stop_requested = False
-        self._stopping = False
 
     def service_actions(self) -> None:
         """Runs in the serving thread after each poll; turns a stop flag set by a signal handler into a shutdown."""
-        if self.stop_requested and not self._stopping:
-            self._stopping = True
+        if self.stop_requested:
+            self.stop_requested = False
             threading.Thread(target=self.shutdown, daemon=True).start()
 
 
