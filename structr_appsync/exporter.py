@@ -10,26 +10,34 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from structr_appsync import transfer, worktree
-from structr_appsync.config import LoadedConfig
 from structr_appsync.errors import DirtyWorktree
 from structr_appsync.exporttree import add_placeholders
-from structr_appsync.gitrepo import KEEP_NAME, GitRepo, repo_lock
 from structr_appsync.interrupts import signals_deferred
 from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree, structr_version_of
 from structr_appsync.server import StructrClient
 from structr_appsync.summary import ChangeSummary, summarize_changes
+from structr_appsync.undo import UndoStack
+from structr_appsync.workspace import KEEP_NAME, Workspace
 
 logger = logging.getLogger(__name__)
 
 
-def last_export_ref(env_name: str) -> str:
-    """The ref holding a snapshot commit of the last normalized export of an environment."""
-    return f"refs/appsync/{env_name}/last-export"
+@dataclass(frozen=True)
+class ExportOptions:
+    """How `export_app` runs: ``commit=False`` updates the folder only; ``stage=True`` (pre-commit hook)
+    updates and stages it without committing."""
+
+    env: str | None = None
+    message: str | None = None
+    commit: bool = True
+    force: bool = False
+    stage: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,11 +106,11 @@ class _Prepared:
     changes: list[tuple[str, str]]
 
 
-def _previous_dir(repo: GitRepo, head: str | None, export_dir: str, scratch: Path) -> Path | None:
+def _previous_dir(ws: Workspace, head: str | None, scratch: Path) -> Path | None:
     """The committed deployment.conf (all that normalization needs from the previous export)."""
     if head is None:
         return None
-    data = repo.read_blob(head, f"{export_dir}/{DEPLOYMENT_CONF}")
+    data = ws.repo.read_blob(head, f"{ws.folder.git_path}/{DEPLOYMENT_CONF}")
     if data is None:
         return None
     previous = scratch / "previous"
@@ -112,19 +120,13 @@ def _previous_dir(repo: GitRepo, head: str | None, export_dir: str, scratch: Pat
 
 
 def _prepare(
-    loaded: LoadedConfig,
-    env_name: str,
-    repo: GitRepo,
-    client: StructrClient,
-    scratch: Path,
-    *,
-    objects_env: dict[str, str] | None = None,
+    ws: Workspace, env_name: str, client: StructrClient, scratch: Path, *, objects_env: dict[str, str] | None = None
 ) -> _Prepared:
     """Fetch, validate, normalize and hash the live export; compare it with HEAD's export folder."""
-    export_dir = repo.relative_path(loaded.export_path)
+    repo, export_dir = ws.repo, ws.folder.git_path
     head = repo.head_sha()
-    folder = transfer.fetch_export(loaded, env_name, client, scratch / "download")
-    normalize_tree(folder, loaded.settings.normalize, previous=_previous_dir(repo, head, export_dir, scratch))
+    folder = transfer.fetch_export(ws.loaded, env_name, client, scratch / "download")
+    normalize_tree(folder, ws.loaded.settings.normalize, previous=_previous_dir(ws, head, scratch))
     add_placeholders(folder)
     tree = repo.hash_directory(folder, env=objects_env)
     old_tree = repo.tree_id(head, export_dir) if head else None
@@ -167,14 +169,14 @@ def build_message(
     return "\n".join(lines) + "\n"
 
 
-def _local_edits_are_ours(repo: GitRepo, loaded: LoadedConfig, env_name: str, scratch: Path) -> bool:
+def _local_edits_are_ours(ws: Workspace, env_name: str, scratch: Path) -> bool:
     """True when the dirty export folder equals the last export appsync wrote (e.g. after --no-commit)."""
-    snapshot = repo.read_ref(last_export_ref(env_name))
-    expected = repo.tree_id(snapshot, repo.relative_path(loaded.export_path)) if snapshot else None
-    folder = loaded.export_path
-    if expected is None or not folder.is_dir():
+    repo, folder = ws.repo, ws.folder
+    snapshot = repo.read_ref(ws.refs.last_export(env_name))
+    expected = repo.tree_id(snapshot, folder.git_path) if snapshot else None
+    if expected is None or not folder.disk_path.is_dir():
         return False
-    actual = repo.hash_directory(folder, env=repo.scratch_objects_env(scratch / "check"))
+    actual = repo.hash_directory(folder.disk_path, env=repo.scratch_objects_env(scratch / "check"))
     return actual == expected
 
 
@@ -185,19 +187,79 @@ def _keep_if_holding_user_files(scratch: Path) -> None:
         (scratch / KEEP_NAME).touch()
 
 
-def export_app(
-    loaded: LoadedConfig,
-    env_name: str | None = None,
-    *,
-    message: str | None = None,
-    commit: bool = True,
-    force: bool = False,
-    stage: bool = False,
-) -> ExportOutcome:
-    """Export the application of ``env_name`` into the export folder and commit it if it changed.
+def _warn_about_interrupted_runs(ws: Workspace) -> None:
+    for run in ws.interrupted_runs():
+        logger.warning(
+            "an earlier appsync run was killed while it updated %s/; the files it replaced are kept in %s",
+            ws.folder.git_path,
+            run,
+        )
 
-    ``commit=False`` updates the folder only; ``stage=True`` (pre-commit hook) updates and stages it without
-    committing. Always records the normalized export as refs/appsync/<env>/last-export.
+
+def _refuse_foreign_edits(ws: Workspace, env_name: str, scratch: Path, *, force: bool) -> bool:
+    """Return whether the export folder is dirty; refuse when the edits are not appsync's own (unless force).
+
+    Raises:
+        DirtyWorktree: the export folder has local edits that appsync did not write.
+    """
+    export_dir = ws.folder.git_path
+    dirty = ws.repo.path_is_dirty(export_dir)
+    if dirty and not force and not _local_edits_are_ours(ws, env_name, scratch):
+        raise DirtyWorktree(
+            f"the export folder {export_dir}/ has uncommitted local edits",
+            hint=f"commit or discard them (git status -- {export_dir}), or pass --force to overwrite them",
+        )
+    return dirty
+
+
+def _place_export(ws: Workspace, prepared: _Prepared, scratch: Path, *, dirty: bool) -> Callable[[], None]:
+    """Put the prepared export into the export folder (only the changed files when it is clean); return the undo."""
+    target, export_dir = ws.folder.disk_path, ws.folder.git_path
+    if not dirty and prepared.old_tree is not None and target.is_dir():
+        return worktree.apply_changes(target, prepared.folder, prepared.changes, scratch / "replaced-files")
+    keep = [Path(path).relative_to(export_dir) for path in ws.repo.ignored_paths(export_dir)]
+    return worktree.swap_in(target, prepared.folder, scratch / "previous-worktree", keep=keep)
+
+
+@dataclass(frozen=True)
+class _Transaction:
+    """What the working-tree part of an export writes: the folder, the index, and (maybe) a commit."""
+
+    prepared: _Prepared
+    snapshot: str
+    head: str | None
+    message: str
+    dirty: bool
+
+
+def _update_worktree(ws: Workspace, options: ExportOptions, step: _Transaction, scratch: Path) -> str | None:
+    """Swap the export folder in, stage it, and commit it; on any failure every step is undone.
+
+    Returns the new commit, or None when nothing was committed.
+    """
+    repo, export_dir = ws.repo, ws.folder.git_path
+    new_commit: str | None = None
+    try:
+        with UndoStack() as undo:
+            undo.callback(_place_export(ws, step.prepared, scratch, dirty=step.dirty))
+            undo.callback(worktree.save_index(repo, scratch))
+            if options.commit or options.stage:
+                # index entries = the normalized export exactly, whatever .gitignore says
+                repo.index_paths_from(step.snapshot, export_dir)
+            if options.commit and not options.stage and step.prepared.tree != step.prepared.old_tree:
+                new_commit = repo.commit_folder(
+                    step.head, export_dir, step.prepared.tree, step.message, reflog=f"appsync export: {options.env}"
+                )
+    except BaseException:
+        _keep_if_holding_user_files(scratch)  # what an undo could not move back stays there
+        raise
+    return new_commit
+
+
+def export_app(ws: Workspace, options: ExportOptions | None = None) -> ExportOutcome:
+    """Export the application of ``options.env`` into the export folder and commit it if it changed.
+
+    Always records the normalized export as refs/appsync/<env>/last-export.
 
     Raises:
         DirtyWorktree: the export folder has local edits (unless ``force``).
@@ -205,76 +267,37 @@ def export_app(
         ServerError family: Structr failed or sent something that is not an export.
         GitError: a git step failed (everything was rolled back).
     """
-    name, env = loaded.environment(env_name)
+    options = options or ExportOptions()
+    name, env = ws.environment(options.env)
+    options = ExportOptions(name, options.message, options.commit, options.force, options.stage)
     started = time.monotonic()
-    repo = GitRepo.open(loaded.root)
-    export_dir = repo.relative_path(loaded.export_path)
-    with repo_lock(loaded), repo.temporary_dir() as scratch:
-        for run in repo.interrupted_runs():
-            logger.warning(
-                "an earlier appsync run was killed while it updated %s/; the files it replaced are kept in %s",
-                export_dir,
-                run,
-            )
-        dirty = repo.path_is_dirty(export_dir)
-        if dirty and not force and not _local_edits_are_ours(repo, loaded, name, scratch):
-            raise DirtyWorktree(
-                f"the export folder {export_dir}/ has uncommitted local edits",
-                hint=f"commit or discard them (git status -- {export_dir}), or pass --force to overwrite them",
-            )
+    repo = ws.repo
+    with ws.locked(), ws.run_folder() as scratch:
+        _warn_about_interrupted_runs(ws)
+        dirty = _refuse_foreign_edits(ws, name, scratch, force=options.force)
         head = repo.head_sha()
-        with StructrClient.for_env(loaded, name) as client:
-            prepared = _prepare(loaded, name, repo, client, scratch)
+        with StructrClient.for_env(ws.loaded, name) as client:
+            prepared = _prepare(ws, name, client, scratch)
         changed = prepared.tree != prepared.old_tree
         duration = time.monotonic() - started
         text = build_message(
-            prepared.summary, env_name=name, url=env.url, version=prepared.version, duration=duration, message=message
+            prepared.summary, env_name=name, url=env.url, version=prepared.version, duration=duration,
+            message=options.message,
+        )  # fmt: skip
+        last_export = ws.refs.last_export(name)
+        snapshot_parent = repo.read_ref(last_export)
+        snapshot = repo.snapshot_commit(
+            prepared.tree, ws.folder.git_path, text, (snapshot_parent,) if snapshot_parent else ()
         )
-        snapshot_parent = repo.read_ref(last_export_ref(name))
-        snapshot = repo.snapshot_commit(prepared.tree, export_dir, text, (snapshot_parent,) if snapshot_parent else ())
-        update_worktree = changed or dirty or not loaded.export_path.is_dir()
+        update_worktree = changed or dirty or not ws.folder.disk_path.is_dir()
         new_commit: str | None = None
-        staged = False
         # From the swap of the export folder to the last ref, a signal would stop the run between steps that
         # belong together (e.g. HEAD moved, working tree restored): it is delivered once they are all done.
         with signals_deferred():
             if update_worktree:
-                incremental = not dirty and prepared.old_tree is not None and loaded.export_path.is_dir()
-                with worktree.index_backup(repo, scratch) as restore_index:
-                    try:
-                        if incremental:
-                            undo = worktree.apply_changes(
-                                loaded.export_path, prepared.folder, prepared.changes, scratch / "replaced-files"
-                            )
-                        else:
-                            keep = [Path(path).relative_to(export_dir) for path in repo.ignored_paths(export_dir)]
-                            undo = worktree.swap_in(
-                                loaded.export_path, prepared.folder, scratch / "previous-worktree", keep=keep
-                            )
-                    except BaseException:
-                        _keep_if_holding_user_files(scratch)  # a half-done swap whose undo failed too
-                        raise
-                    try:
-                        if commit or stage:
-                            # index entries = the normalized export exactly, whatever .gitignore says
-                            repo.index_paths_from(snapshot, export_dir)
-                            staged = True
-                        if commit and not stage and changed:
-                            head_tree = repo.tree_id(head) if head else None
-                            root_tree = repo.tree_with_subtree(head_tree, export_dir, prepared.tree)
-                            new_commit = repo.commit_tree(root_tree, text, (head,) if head else ())
-                            repo.update_ref("HEAD", new_commit, old=head or "", message=f"appsync export: {name}")
-                    except BaseException:
-                        try:
-                            try:
-                                restore_index()
-                            finally:
-                                undo()  # even when the index could not be put back: the files must be
-                        except BaseException:
-                            _keep_if_holding_user_files(scratch)  # what undo could not move back stays there
-                            raise
-                        raise
-            repo.update_ref(last_export_ref(name), snapshot, message=f"appsync export: {name}")
+                step = _Transaction(prepared, snapshot, head, text, dirty)
+                new_commit = _update_worktree(ws, options, step, scratch)
+            repo.update_ref(last_export, snapshot, message=f"appsync export: {name}")
     logger.debug("export of %s took %.2fs", name, time.monotonic() - started)
     return ExportOutcome(
         env_name=name,
@@ -287,13 +310,13 @@ def export_app(
         snapshot=snapshot,
         tree=prepared.tree,
         worktree_updated=update_worktree,
-        staged=staged and not new_commit,
+        staged=update_worktree and (options.commit or options.stage) and not new_commit,
         message=text,
     )
 
 
 def check_status(
-    loaded: LoadedConfig, env_name: str | None = None, *, with_diff: bool = False, color: bool = False
+    ws: Workspace, env_name: str | None = None, *, with_diff: bool = False, color: bool = False
 ) -> StatusOutcome:
     """Compare the live server's export with the export folder at HEAD; write nothing anywhere in the repo.
 
@@ -302,17 +325,19 @@ def check_status(
     Raises:
         ServerError family: Structr unreachable, credentials refused, or a broken export.
     """
-    name, env = loaded.environment(env_name)
-    repo = GitRepo.open(loaded.root)
+    name, env = ws.environment(env_name)
+    repo = ws.repo
     with tempfile.TemporaryDirectory(prefix="appsync-status-") as tmp:
         scratch = Path(tmp)
         objects_env = repo.scratch_objects_env(scratch)
-        with StructrClient.for_env(loaded, name) as client:
-            prepared = _prepare(loaded, name, repo, client, scratch, objects_env=objects_env)
+        with StructrClient.for_env(ws.loaded, name) as client:
+            prepared = _prepare(ws, name, client, scratch, objects_env=objects_env)
         in_sync = prepared.tree == prepared.old_tree
         diff = ""
         if with_diff and not in_sync:
-            diff = _unified_diff(repo, prepared, repo.relative_path(loaded.export_path), objects_env, color=color)
+            diff = repo.unified_diff(
+                prepared.old_tree, prepared.tree, prefix=ws.folder.git_path, env=objects_env, color=color
+            )
     return StatusOutcome(
         env_name=name,
         url=env.url,
@@ -322,20 +347,3 @@ def check_status(
         head=repo.head_sha(),
         diff=diff,
     )
-
-
-def _unified_diff(
-    repo: GitRepo, prepared: _Prepared, export_dir: str, objects_env: dict[str, str], *, color: bool
-) -> str:
-    old = prepared.old_tree or repo.empty_tree(env=objects_env)
-    result = repo.git(
-        "diff",
-        f"--color={'always' if color else 'never'}",
-        "--no-renames",
-        f"--src-prefix=a/{export_dir}/",
-        f"--dst-prefix=b/{export_dir}/",
-        old,
-        prepared.tree,
-        env={**objects_env, "GIT_PAGER": "cat"},
-    )
-    return result.stdout

@@ -7,38 +7,21 @@ their other staged or unstaged work is never committed.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import git
 
 from structr_appsync import process
 from structr_appsync.errors import CommandError, GitError, NotARepository, RefNotFound
-from structr_appsync.interrupts import signals_deferred
-from structr_appsync.lock import exclusive_lock
-
-if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
-
-    from structr_appsync.config import LoadedConfig
 
 logger = logging.getLogger(__name__)
 
 HOOK_ENV = {"APPSYNC_HOOK_ACTIVE": "1"}
-TMP_DIR_NAME = "appsync-tmp"
-LOCK_NAME = "appsync.lock"
-OWNER_FILE = "owner.pid"
-# Files a run writes before it touches the working tree or the index (see worktree.py).
-SAVED_STATE_NAMES = ("index.saved", "previous-worktree", "replaced-files")
-# Written into a run's scratch folder when its undo failed: the folder then holds the user's files and is kept.
-KEEP_NAME = "undo-failed"
 _GIT_TIMEOUT = 3600.0
 
 
@@ -194,6 +177,18 @@ class GitRepo:
         result = self.git("rev-parse", "--verify", "-q", name, check=False)
         return result.stdout.strip() or None if result.returncode == 0 else None
 
+    def config_value(self, key: str, *, path: bool = False) -> str | None:
+        """The value of a git config key (``path``: resolved as git resolves paths), or None when unset."""
+        args = ["config", *(["--type=path"] if path else []), "--get", key]
+        result = self.git(*args, check=False)
+        if result.returncode not in (0, 1):
+            raise GitError(f"git config --get {key} failed: {result.stderr.strip()}")
+        return result.stdout.strip() or None
+
+    def set_config_value(self, key: str, value: str) -> None:
+        """Set a key in this repository's own config (.git/config)."""
+        self.git("config", "--local", key, value)
+
     def list_refs(self, prefix: str) -> list[str]:
         result = self.git("for-each-ref", "--format=%(refname)", prefix)
         return [line for line in result.stdout.splitlines() if line]
@@ -267,45 +262,29 @@ class GitRepo:
 
         Uses --no-optional-locks so that even the stat cache in the index is not rewritten.
         """
+        return bool(self.changed_paths(path))
+
+    def changed_paths(self, path: str) -> list[str]:
+        """Paths under ``path`` (relative to the root) with staged, unstaged or untracked changes against HEAD.
+
+        Ignored files do not count. Uses --no-optional-locks so that even the stat cache in the index is not
+        rewritten.
+        """
         result = self.git("--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", path)
-        return bool(result.stdout.strip("\0"))
+        entries = result.stdout.split("\0")
+        paths: list[str] = []
+        index = 0
+        while index < len(entries):
+            entry = entries[index]
+            index += 1
+            if len(entry) < 4:
+                continue
+            if entry[0] in "RC":  # a rename or copy is followed by its source path
+                index += 1
+            paths.append(entry[3:])
+        return paths
 
     # -- writing objects ---------------------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def temporary_dir(self) -> Iterator[Path]:
-        """A scratch directory inside the git dir: same filesystem as the working tree, so renames are cheap."""
-        base = self.git_dir / TMP_DIR_NAME
-        base.mkdir(parents=True, exist_ok=True)
-        path = Path(tempfile.mkdtemp(prefix="run-", dir=base))
-        (path / OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
-        try:
-            yield path
-        finally:
-            if (path / KEEP_NAME).exists():
-                logger.error("appsync could not undo its changes; the files it replaced are kept in %s", path)
-            else:
-                with signals_deferred():  # a second Ctrl-C must not leave half a scratch folder behind
-                    shutil.rmtree(path, ignore_errors=True)
-                    with contextlib.suppress(OSError):
-                        base.rmdir()  # only when no other run uses it
-
-    def interrupted_runs(self) -> list[Path]:
-        """Scratch folders of appsync runs whose process is gone.
-
-        Runs that never got to change the working tree are removed. Those that did (they hold the saved index
-        and the replaced files) are returned and kept, so nothing of the user's is thrown away.
-        """
-        base = self.git_dir / TMP_DIR_NAME
-        found = []
-        for run in sorted(base.glob("run-*")) if base.is_dir() else []:
-            if _owner_alive(run / OWNER_FILE):
-                continue
-            if any((run / name).exists() for name in SAVED_STATE_NAMES):
-                found.append(run)
-            else:
-                shutil.rmtree(run, ignore_errors=True)
-        return found
 
     def scratch_objects_env(self, scratch: Path) -> dict[str, str]:
         """Environment that sends new objects to ``scratch`` while reading the repository's own (no writes)."""
@@ -368,6 +347,36 @@ class GitRepo:
         subtree = self.hash_directory(source) if isinstance(source, Path) else source
         return self.commit_tree(self.tree_with_subtree(None, prefix, subtree), message, parents)
 
+    def commit_folder(self, parent: str | None, prefix: str, tree: str, message: str, *, reflog: str) -> str:
+        """Commit ``parent``'s tree with ``prefix`` replaced by ``tree`` and move HEAD there, only if HEAD is still
+        ``parent`` (None: an unborn branch). Returns the new commit.
+
+        Raises:
+            GitError: when a step fails or HEAD moved meanwhile.
+        """
+        parent_tree = self.tree_id(parent) if parent else None
+        root_tree = self.tree_with_subtree(parent_tree, prefix, tree)
+        sha = self.commit_tree(root_tree, message, (parent,) if parent else ())
+        self.update_ref("HEAD", sha, old=parent or "", message=reflog)
+        return sha
+
+    def unified_diff(
+        self, old_tree: str | None, new_tree: str, *, prefix: str, env: Mapping[str, str], color: bool
+    ) -> str:
+        """The unified diff between two trees of the folder ``prefix`` (old None: empty), paths shown under it."""
+        old = old_tree or self.empty_tree(env=env)
+        result = self.git(
+            "diff",
+            f"--color={'always' if color else 'never'}",
+            "--no-renames",
+            f"--src-prefix=a/{prefix}/",
+            f"--dst-prefix=b/{prefix}/",
+            old,
+            new_tree,
+            env={**env, "GIT_PAGER": "cat"},
+        )
+        return result.stdout
+
     def update_ref(self, name: str, sha: str, *, old: str | None = None, message: str = "appsync") -> None:
         """Point ``name`` at ``sha``; with ``old``, only if it still points there ("" = must not exist)."""
         args = ["update-ref", "-m", message, name, sha]
@@ -425,28 +434,3 @@ class GitRepo:
         self.stage_paths(paths)
         return sha
 
-
-def _owner_alive(pid_file: Path) -> bool:
-    try:
-        pid = int(pid_file.read_text(encoding="ascii").strip())
-    except (OSError, ValueError):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def repo_lock(loaded: LoadedConfig) -> AbstractContextManager[None]:
-    """The per-repository lock that keeps two appsync exports/imports apart.
-
-    Raises:
-        LockHeld: when another appsync process holds it longer than lock_timeout.
-    """
-    repo = GitRepo.open(loaded.root)
-    return exclusive_lock(
-        repo.common_dir / LOCK_NAME, timeout=loaded.settings.lock_timeout, what=f"the repository {repo.root}"
-    )

@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from structr_appsync import hookscripts
-from structr_appsync.config import HookConfig, LoadedConfig, load_config
+from structr_appsync.config import HookConfig, LoadedConfig, find_config, load_config
 from structr_appsync.errors import EXIT_FAILED, AppsyncError, ConfigError, DirtyWorktree, ServerUnavailable
-from structr_appsync.gitrepo import GitRepo, repo_lock
+from structr_appsync.gitrepo import GitRepo
+from structr_appsync.workspace import Workspace, remembered_config
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,15 @@ def _hook_config(loaded: LoadedConfig, hook_type: str) -> HookConfig:
     return configs[hook_type]
 
 
+def _recorded_config(where: Path) -> Path | None:
+    # Only when the usual search (--config, $APPSYNC_CONFIG, upward from the work tree's top) finds nothing.
+    try:
+        find_config(where)
+    except ConfigError:
+        return remembered_config(where)
+    return None
+
+
 def run_hook(
     hook_type: str,
     args: Sequence[str],
@@ -74,7 +84,7 @@ def run_hook(
         return 0
     blocking = hook_type.startswith("pre-")
     try:
-        loaded = load_config(config_path, start=where)
+        loaded = load_config(config_path or _recorded_config(where), start=where)
     except ConfigError as exc:
         first = f"{exc.hint}, " if exc.hint else "fix it, "
         return _report(
@@ -90,7 +100,7 @@ def run_hook(
         return 0
     action = _ACTIONS[hook_type]
     try:
-        return action(loaded, hook_config, list(args), stdin_text)
+        return action(Workspace.open(loaded), hook_config, list(args), stdin_text)
     except ServerUnavailable as exc:
         if hook_config.on_unreachable == "warn":
             logger.warning("appsync %s: %s; continuing (hooks.%s.on_unreachable = warn)", hook_type, exc, hook_type)
@@ -117,11 +127,11 @@ def _report(hook_type: str, blocking: bool, message: str, hint: str, code: int =
     return 0
 
 
-def _pre_commit(loaded: LoadedConfig, hook_config: HookConfig, _args: list[str], _stdin: str) -> int:
+def _pre_commit(ws: Workspace, hook_config: HookConfig, _args: list[str], _stdin: str) -> int:
     from structr_appsync import exporter
 
-    env_name = loaded.env_name(hook_config.env)
-    in_progress = _operation_in_progress(GitRepo.open(loaded.root), _REBASE_MARKERS)
+    env_name = ws.loaded.env_name(hook_config.env)
+    in_progress = _operation_in_progress(ws.repo, _REBASE_MARKERS)
     if in_progress:
         # Commits replayed by a rebase are history, not "now": the server's state does not belong in them.
         logger.debug("appsync pre-commit: %s in progress, not exporting", in_progress)
@@ -130,8 +140,8 @@ def _pre_commit(loaded: LoadedConfig, hook_config: HookConfig, _args: list[str],
     # GIT_INDEX_FILE for commit hooks (a temporary index for `commit -a` or `commit <paths>`); it is inherited,
     # so the export lands in the index git is about to commit.
     try:
-        with repo_lock(loaded):
-            outcome = exporter.export_app(loaded, env_name, stage=True)
+        with ws.locked():
+            outcome = exporter.export_app(ws, exporter.ExportOptions(env=env_name, stage=True))
     except DirtyWorktree as exc:
         raise DirtyWorktree(
             f"{exc}; the server does not have them, and exporting would overwrite them",
@@ -154,13 +164,13 @@ def _pushes_only_deletions(stdin_text: str) -> bool:
     return bool(lines) and all(len(parts) >= 2 and parts[1] == NULL_SHA for parts in lines)
 
 
-def _pre_push(loaded: LoadedConfig, hook_config: HookConfig, _args: list[str], stdin_text: str) -> int:
+def _pre_push(ws: Workspace, hook_config: HookConfig, _args: list[str], stdin_text: str) -> int:
     from structr_appsync import exporter
 
     if _pushes_only_deletions(stdin_text):
         return 0
-    env_name = loaded.env_name(hook_config.env)
-    outcome = exporter.check_status(loaded, env_name)
+    env_name = ws.loaded.env_name(hook_config.env)
+    outcome = exporter.check_status(ws, env_name)
     if outcome.in_sync:
         logger.debug("appsync pre-push: env %r is in sync with HEAD", env_name)
         return 0
@@ -204,15 +214,15 @@ def _rebase_checkout(repo: GitRepo, new: str) -> bool:
     return message.startswith("rebase") or "(start): checkout " in message
 
 
-def _import_head(loaded: LoadedConfig, hook_config: HookConfig, hook_type: str, previous: str | None) -> int:
+def _import_head(ws: Workspace, hook_config: HookConfig, hook_type: str, previous: str | None) -> int:
     from structr_appsync import importer
 
-    repo = GitRepo.open(loaded.root)
+    repo = ws.repo
     in_progress = _operation_in_progress(repo)
     if in_progress:
         logger.debug("appsync %s: %s in progress, not importing", hook_type, in_progress)
         return 0
-    export_dir = loaded.settings.export_dir
+    export_dir = ws.folder.git_path
     new_tree = repo.tree_id("HEAD", export_dir)
     if new_tree is None:
         logger.debug("appsync %s: HEAD has no %s/, nothing to import", hook_type, export_dir)
@@ -220,7 +230,7 @@ def _import_head(loaded: LoadedConfig, hook_config: HookConfig, hook_type: str, 
     if previous is not None and repo.tree_id(previous, export_dir) == new_tree:
         logger.debug("appsync %s: %s/ unchanged, not importing", hook_type, export_dir)
         return 0
-    env_name, env_config = loaded.environment(hook_config.env)
+    env_name, env_config = ws.environment(hook_config.env)
     if env_config.protected:
         logger.warning(
             "appsync %s: env %r is protected; hooks never import into it (set [hooks.%s] env to a development env)",
@@ -232,32 +242,33 @@ def _import_head(loaded: LoadedConfig, hook_config: HookConfig, hook_type: str, 
     # import_ref takes the repository lock itself. confirm=None: hooks never prompt (GUI clients have no TTY),
     # so a deletion needs allow_delete in the hook's config, and the seal check (server changes in no commit)
     # is never forced.
-    outcome = importer.import_ref(loaded, env_name, "HEAD", yes=True, allow_delete=hook_config.allow_delete)
+    options = importer.ImportOptions(env=env_name, yes=True, allow_delete=hook_config.allow_delete)
+    outcome = importer.import_ref(ws, "HEAD", options)
     changes = "; ".join(outcome.plan.summary.lines()) or "no changes"
     logger.info("appsync %s: imported HEAD into env %r: %s", hook_type, env_name, changes)
     return 0
 
 
-def _post_merge(loaded: LoadedConfig, hook_config: HookConfig, _args: list[str], _stdin: str) -> int:
+def _post_merge(ws: Workspace, hook_config: HookConfig, _args: list[str], _stdin: str) -> int:
     # ORIG_HEAD is where the branch was before the merge (merge and pull set it).
-    previous = GitRepo.open(loaded.root).read_ref("ORIG_HEAD")
-    return _import_head(loaded, hook_config, "post-merge", previous)
+    previous = ws.repo.read_ref("ORIG_HEAD")
+    return _import_head(ws, hook_config, "post-merge", previous)
 
 
-def _post_checkout(loaded: LoadedConfig, hook_config: HookConfig, args: list[str], _stdin: str) -> int:
+def _post_checkout(ws: Workspace, hook_config: HookConfig, args: list[str], _stdin: str) -> int:
     # git passes: previous HEAD, new HEAD, and 1 for a branch checkout (0 for a file checkout).
     if len(args) < 3 or args[2] != "1":
         return 0
     previous, new = args[0], args[1]
     if previous in (new, NULL_SHA):
         return 0
-    if _rebase_checkout(GitRepo.open(loaded.root), new):
+    if _rebase_checkout(ws.repo, new):
         logger.debug("appsync post-checkout: a rebase is starting, not importing")
         return 0
-    return _import_head(loaded, hook_config, "post-checkout", previous)
+    return _import_head(ws, hook_config, "post-checkout", previous)
 
 
-_ACTIONS: dict[str, Callable[[LoadedConfig, HookConfig, list[str], str], int]] = {
+_ACTIONS: dict[str, Callable[[Workspace, HookConfig, list[str], str], int]] = {
     "pre-commit": _pre_commit,
     "pre-push": _pre_push,
     "post-merge": _post_merge,

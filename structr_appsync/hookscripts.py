@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from structr_appsync.errors import GitError, HookError
-from structr_appsync.gitrepo import GitRepo
+from structr_appsync.workspace import open_repository
 
 logger = logging.getLogger(__name__)
 
@@ -120,12 +120,12 @@ def locate(start: Path, *, use_hooks_path: bool) -> HookLocation:
         HookError: outside a git working tree, or when core.hooksPath is set and ``use_hooks_path`` is false.
     """
     try:
-        repo = GitRepo.open(start)
+        repo = open_repository(start)
     except GitError as exc:
         raise HookError(str(exc), hint=exc.hint) from exc
     # Hooks are shared by all worktrees: they live in the common git dir.
     default_dir = repo.common_dir / "hooks"
-    setting = repo.git("config", "--type=path", "--get", "core.hooksPath", check=False).stdout.strip() or None
+    setting = repo.config_value("core.hooksPath", path=True)
     if setting is None:
         return HookLocation(default_dir, default_dir, None, repo.root)
     # Git resolves a relative core.hooksPath against the directory hooks run in: the top of the work tree.

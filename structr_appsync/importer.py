@@ -15,20 +15,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from structr_appsync import server, snapshots, transfer, wipes
-from structr_appsync.config import LoadedConfig
 from structr_appsync.consent import ConsentRequest, require_consent
 from structr_appsync.errors import AppsyncError, DeploymentFailed, RefusedError, VerificationFailed
-from structr_appsync.exporter import last_export_ref
-from structr_appsync.gitrepo import GitRepo, repo_lock
+from structr_appsync.gitrepo import GitRepo
 from structr_appsync.materialize import Materialized, check_ref, copy_directory, materialize_ref
 from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree
 from structr_appsync.plan import ImportPlan, PlanContext, build_plan
-from structr_appsync.scratch import Scratch, scratch_dir
+from structr_appsync.scratch import Scratch
 from structr_appsync.server import StructrClient
 from structr_appsync.summary import ChangeSummary
 from structr_appsync.timing import StepTimer
+from structr_appsync.workspace import AppsyncRefs, Workspace
 
 __all__ = [
+    "ImportOptions",
     "ImportOutcome",
     "ImportPlan",
     "ImportVerificationFailed",
@@ -45,9 +45,7 @@ Confirm = Callable[[str], bool]
 PlanCallback = Callable[[ImportPlan], None]
 
 
-def pre_import_prefix(env_name: str) -> str:
-    """The namespace of the rollback points saved before each import into an environment."""
-    return f"refs/appsync/{env_name}/pre-import/"
+pre_import_prefix = AppsyncRefs.pre_import_prefix
 
 
 def rollback_command(ref: str, env_name: str, *, force: bool) -> str:
@@ -96,45 +94,42 @@ class ImportVerificationFailed(VerificationFailed):
         self.rollback_ref = rollback_ref
 
 
-@dataclass
+@dataclass(frozen=True)
+class ImportOptions:
+    """How an import runs. ``confirm`` asks the user a question and returns True for a typed yes (None: not
+    interactive); ``on_plan`` receives the plan before anything is asked or changed (the CLI prints it there)."""
+
+    env: str | None = None
+    dry_run: bool = False
+    yes: bool = False
+    force: bool = False
+    allow_delete: bool = False
+    with_data: bool = False
+    confirm: Confirm | None = None
+    on_plan: PlanCallback | None = None
+
+
+@dataclass(frozen=True)
 class _Run:
-    loaded: LoadedConfig
+    ws: Workspace
     env_name: str
     label: str
     sha: str | None
-    repo: GitRepo
     scratch: Scratch
     timer: StepTimer
-    dry_run: bool
-    yes: bool
-    force: bool
-    allow_delete: bool
-    with_data: bool
-    confirm: Confirm | None
-    on_plan: PlanCallback | None
+    options: ImportOptions
 
     @property
     def workdir(self) -> Path:
         return self.scratch.path
 
+    @property
+    def repo(self) -> GitRepo:
+        return self.ws.repo
 
-def import_ref(
-    loaded: LoadedConfig,
-    env_name: str,
-    ref: str,
-    *,
-    dry_run: bool = False,
-    yes: bool = False,
-    force: bool = False,
-    allow_delete: bool = False,
-    with_data: bool = False,
-    confirm: Confirm | None = None,
-    on_plan: PlanCallback | None = None,
-) -> ImportOutcome:
-    """Import the export folder of git ``ref`` into environment ``env_name`` and verify the result.
 
-    ``confirm`` asks the user a question and returns True for a typed yes; None means not interactive.
-    ``on_plan`` receives the plan before anything is asked or changed (the CLI prints it there).
+def import_ref(ws: Workspace, ref: str, options: ImportOptions | None = None) -> ImportOutcome:
+    """Import the export folder of git ``ref`` into environment ``options.env`` and verify the result.
 
     Raises:
         RefNotFound: the ref does not exist or holds no deployment export.
@@ -143,43 +138,29 @@ def import_ref(
         ServerError: Structr failed (the hint names the rollback command once a rollback point exists).
         ImportVerificationFailed: the server does not hold what the ref says after the import.
     """
-    timer = StepTimer()
-    with repo_lock(loaded), scratch_dir() as scratch:
-        workdir = scratch.path
-        repo = GitRepo.open(loaded.root)
+    options = options or ImportOptions()
+    env_name = ws.loaded.env_name(options.env)
+    with ws.locked(), ws.import_scratch() as scratch:
+        repo, subdir = ws.repo, ws.folder.git_path
         sha = repo.resolve(ref)
-        run = _Run(loaded, env_name, ref, sha, repo, scratch, timer, dry_run, yes, force, allow_delete, with_data,
-                   confirm, on_plan)  # fmt: skip
-        check_ref(repo, sha, ref, loaded.settings.export_dir)
-        return _execute(run, lambda: materialize_ref(repo, sha, ref, loaded.settings.export_dir, workdir))
+        run = _Run(ws, env_name, ref, sha, scratch, StepTimer(), options)
+        check_ref(repo, sha, ref, subdir)
+        return _execute(run, lambda: materialize_ref(repo, sha, ref, subdir, scratch.path))
 
 
 def import_directory(
-    loaded: LoadedConfig,
-    env_name: str,
-    source_dir: Path,
-    *,
-    label: str,
-    dry_run: bool = False,
-    yes: bool = False,
-    force: bool = False,
-    allow_delete: bool = False,
-    with_data: bool = False,
-    confirm: Confirm | None = None,
-    on_plan: PlanCallback | None = None,
+    ws: Workspace, source_dir: Path, label: str, options: ImportOptions | None = None
 ) -> ImportOutcome:
     """Import an export folder from disk (the working tree, for `watch`) like import_ref does a ref.
 
     Raises:
         The same errors as import_ref.
     """
-    timer = StepTimer()
-    with repo_lock(loaded), scratch_dir() as scratch:
-        workdir = scratch.path
-        repo = GitRepo.open(loaded.root)
-        run = _Run(loaded, env_name, label, None, repo, scratch, timer, dry_run, yes, force, allow_delete, with_data,
-                   confirm, on_plan)  # fmt: skip
-        return _execute(run, lambda: copy_directory(source_dir, label, workdir))
+    options = options or ImportOptions()
+    env_name = ws.loaded.env_name(options.env)
+    with ws.locked(), ws.import_scratch() as scratch:
+        run = _Run(ws, env_name, label, None, scratch, StepTimer(), options)
+        return _execute(run, lambda: copy_directory(source_dir, label, scratch.path))
 
 
 def _prepare_ref(run: _Run, materialize: Callable[[], Materialized]) -> tuple[Materialized, str]:
@@ -187,7 +168,7 @@ def _prepare_ref(run: _Run, materialize: Callable[[], Materialized]) -> tuple[Ma
     with timer.step("materialize"):
         source = materialize()
     with timer.step("normalize_ref"):
-        normalize_tree(source.export_dir, run.loaded.settings.normalize)
+        normalize_tree(source.export_dir, run.ws.loaded.settings.normalize)
     with timer.step("hash_ref"):
         ref_tree = snapshots.hash_export(run.repo, source.export_dir)
     return source, ref_tree
@@ -201,7 +182,7 @@ def _fetch_live_while_preparing(
         preparing = pool.submit(_prepare_ref, run, materialize)
         try:
             with run.timer.step("fetch_live", server=True):
-                live_dir = transfer.fetch_export(run.loaded, run.env_name, client, run.workdir / "live")
+                live_dir = transfer.fetch_export(run.ws.loaded, run.env_name, client, run.workdir / "live")
         except AppsyncError:
             problem = preparing.exception()
             if isinstance(problem, AppsyncError):
@@ -212,31 +193,31 @@ def _fetch_live_while_preparing(
 
 
 def _execute(run: _Run, materialize: Callable[[], Materialized]) -> ImportOutcome:
-    loaded, env_name, timer = run.loaded, run.env_name, run.timer
-    env = loaded.settings.env[env_name]
-    with StructrClient.for_env(loaded, env_name) as client:
+    env_name, timer, options = run.env_name, run.timer, run.options
+    env = run.ws.loaded.settings.env[env_name]
+    with StructrClient.for_env(run.ws.loaded, env_name) as client:
         source, ref_tree, live_dir = _fetch_live_while_preparing(run, client, materialize)
-        context = PlanContext(loaded, env_name, run.repo, timer, run.workdir, run.with_data)
+        context = PlanContext(run.ws, env_name, timer, run.workdir, options.with_data)
         plan, live_tree = build_plan(context, client, source, ref_tree, live_dir)
         run.scratch.discard("live")
-        if run.on_plan is not None:
-            run.on_plan(plan)
-        outcome = ImportOutcome(env_name, run.label, run.sha, plan, run.dry_run, timings=timer.timings,
+        if options.on_plan is not None:
+            options.on_plan(plan)
+        outcome = ImportOutcome(env_name, run.label, run.sha, plan, options.dry_run, timings=timer.timings,
                                 server_steps=timer.server_steps)  # fmt: skip
-        if run.dry_run:
+        if options.dry_run:
             return outcome.finish(timer)
         _seal(run, plan)
         if plan.version_problem:
             raise RefusedError(plan.version_problem, hint="import it into a Structr of that version or newer")
-        if not plan.changes_anything and not (run.with_data and source.data_dir is not None):
+        if not plan.changes_anything and not (options.with_data and source.data_dir is not None):
             logger.info("the server already holds %s; nothing to import", run.label)
             outcome.verified = True
             return outcome.finish(timer)
         require_consent(
             ConsentRequest(env_name, run.label, env.protected, plan.deletions),
-            yes=run.yes,
-            allow_delete=run.allow_delete,
-            confirm=run.confirm,
+            yes=options.yes,
+            allow_delete=options.allow_delete,
+            confirm=options.confirm,
         )
         with timer.step("rollback_point"):
             outcome.rollback_ref = _save_rollback_point(run, live_tree)
@@ -273,7 +254,7 @@ def _execute(run: _Run, materialize: Callable[[], Materialized]) -> ImportOutcom
 def _seal(run: _Run, plan: ImportPlan) -> None:
     if plan.uncommitted is None:
         return
-    if run.force:
+    if run.options.force:
         logger.warning("the server has changes that are in no commit; --force: they will be overwritten")
         return
     counts = "; ".join(plan.uncommitted.lines()[:3])
@@ -292,7 +273,7 @@ def _save_rollback_point(run: _Run, live_tree: str) -> str:
         suffix += 1
         name = f"{pre_import_prefix(run.env_name)}{stamp}-{suffix}"
     message = f"appsync: state of env {run.env_name} before importing {run.label}"
-    snapshots.record(run.repo, live_tree, run.loaded.settings.export_dir, name, message)
+    snapshots.record(run.repo, live_tree, run.ws.folder.git_path, name, message)
     logger.info("rollback point: %s", name)
     return name
 
@@ -310,13 +291,13 @@ def _upload(run: _Run, client: StructrClient, source: Materialized, *, wipe_mark
     export_dir = source.export_dir
     templates = export_dir / "templates.json"
     original = templates.read_bytes() if templates.is_file() else None
-    data_in = run.with_data and source.data_dir is not None
+    data_in = run.options.with_data and source.data_dir is not None
     if wipe_marker:
         wipes.add_wipe_marker(export_dir)
     if data_in and source.data_dir is not None:
         shutil.move(source.data_dir, export_dir / "data")
     try:
-        transfer.push_import(run.loaded, run.env_name, client, export_dir, with_data=data_in)
+        transfer.push_import(run.ws.loaded, run.env_name, client, export_dir, with_data=data_in)
     finally:
         if wipe_marker:
             wipes.remove_wipe_marker(export_dir, original)
@@ -346,9 +327,9 @@ def _verify(
 ) -> None:
     timer, repo = run.timer, run.repo
     with timer.step("verify_export", server=True):
-        check_dir = transfer.fetch_export(run.loaded, run.env_name, client, run.workdir / "verify")
+        check_dir = transfer.fetch_export(run.ws.loaded, run.env_name, client, run.workdir / "verify")
     with timer.step("verify_compare"):
-        normalize_tree(check_dir, run.loaded.settings.normalize, previous=ref_conf)
+        normalize_tree(check_dir, run.ws.loaded.settings.normalize, previous=ref_conf)
         check_tree = snapshots.hash_export(repo, check_dir)
         run.scratch.discard("verify")
         difference = snapshots.import_difference(repo, ref_tree, check_tree)
@@ -357,7 +338,7 @@ def _verify(
         # next seal check (and a rollback) does not take it for someone's uncommitted edits.
         message = f"appsync: state of env {run.env_name} after importing {run.label}"
         outcome.last_export_sha = snapshots.record(
-            repo, check_tree, run.loaded.settings.export_dir, last_export_ref(run.env_name), message, chain=True
+            repo, check_tree, run.ws.folder.git_path, run.ws.refs.last_export(run.env_name), message, chain=True
         )
     if difference.is_empty:
         return

@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from structr_appsync.errors import LockHeld
@@ -17,20 +18,21 @@ logger = logging.getLogger(__name__)
 LOCK_ENV_VAR = "APPSYNC_LOCK_HELD"
 
 
-@contextmanager
-def exclusive_lock(path: Path, *, timeout: float, what: str) -> Iterator[None]:
-    """Hold an flock on ``path`` for the duration of the block.
+@dataclass(frozen=True)
+class HeldLock:
+    """Proof that this process holds the lock at ``path``: passed down to the steps that need it."""
 
-    A process started by a lock holder (for instance a git hook run by appsync's own commit) sees
-    ``APPSYNC_LOCK_HELD`` naming this path and does not wait for itself.
+    path: Path
+
+
+@contextmanager
+def flock_held(path: Path, *, timeout: float, what: str) -> Iterator[HeldLock]:
+    """Hold an flock on ``path`` for the duration of the block and yield the token that says so.
 
     Raises:
         LockHeld: if another process keeps the lock longer than ``timeout`` seconds.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    if os.environ.get(LOCK_ENV_VAR) == str(path):
-        yield
-        return
     handle = path.open("a+")
     try:
         deadline = time.monotonic() + timeout
@@ -49,6 +51,28 @@ def exclusive_lock(path: Path, *, timeout: float, what: str) -> Iterator[None]:
                     logger.warning("waiting for another appsync process (%s)...", what)
                     announced = True
                 time.sleep(0.1)
+        try:
+            yield HeldLock(path)
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    finally:
+        handle.close()
+
+
+@contextmanager
+def exclusive_lock(path: Path, *, timeout: float, what: str) -> Iterator[None]:
+    """Hold an flock on ``path`` (the backup lock) for the duration of the block.
+
+    The backup code still learns that it holds its lock from ``APPSYNC_LOCK_HELD`` naming this path (a
+    recovery inside a backup does not wait for itself); the repository lock passes a `HeldLock` instead.
+
+    Raises:
+        LockHeld: if another process keeps the lock longer than ``timeout`` seconds.
+    """
+    if os.environ.get(LOCK_ENV_VAR) == str(path):
+        yield
+        return
+    with flock_held(path, timeout=timeout, what=what):
         previous = os.environ.get(LOCK_ENV_VAR)
         os.environ[LOCK_ENV_VAR] = str(path)
         try:
@@ -58,6 +82,3 @@ def exclusive_lock(path: Path, *, timeout: float, what: str) -> Iterator[None]:
                 os.environ.pop(LOCK_ENV_VAR, None)
             else:
                 os.environ[LOCK_ENV_VAR] = previous
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    finally:
-        handle.close()

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from structr_appsync import server, snapshots, wipes
-from structr_appsync.config import LoadedConfig
-from structr_appsync.exporter import last_export_ref
 from structr_appsync.gitrepo import GitRepo
 from structr_appsync.materialize import Materialized
 from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree, structr_version_of
@@ -22,6 +20,7 @@ from structr_appsync.principals import (
 from structr_appsync.server import StructrClient
 from structr_appsync.summary import ChangeSummary
 from structr_appsync.timing import StepTimer
+from structr_appsync.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +47,8 @@ class ImportPlan:
 class PlanContext:
     """What planning needs to know about the run."""
 
-    loaded: LoadedConfig
+    ws: Workspace
     env_name: str
-    repo: GitRepo
     timer: StepTimer
     workdir: Path
     with_data: bool
@@ -60,7 +58,7 @@ def build_plan(
     context: PlanContext, client: StructrClient, source: Materialized, ref_tree: str, live_dir: Path
 ) -> tuple[ImportPlan, str]:
     """Normalize and hash the live export, compare it with the ref, and return the plan and the live tree."""
-    loaded, timer, repo = context.loaded, context.timer, context.repo
+    loaded, timer, repo = context.ws.loaded, context.timer, context.ws.repo
     ref_dir = source.export_dir
     last_tree = _last_export_tree(context)
     with timer.step("normalize"):
@@ -95,12 +93,13 @@ def build_plan(
 
 
 def _last_export_tree(context: PlanContext) -> str | None:
-    sha = context.repo.read_ref(last_export_ref(context.env_name))
+    ws = context.ws
+    sha = ws.repo.read_ref(ws.refs.last_export(context.env_name))
     if sha is None:
         return None
-    tree = context.repo.tree_id(sha, context.loaded.settings.export_dir)
+    tree = ws.repo.tree_id(sha, ws.folder.git_path)
     if tree is None:
-        logger.warning("%s holds no export folder; ignoring it", last_export_ref(context.env_name))
+        logger.warning("%s holds no export folder; ignoring it", ws.refs.last_export(context.env_name))
     return tree
 
 
@@ -110,7 +109,7 @@ def _previous_conf(context: PlanContext, last_tree: str | None, ref_dir: Path) -
         return ref_dir
     folder = context.workdir / "previous"
     folder.mkdir(exist_ok=True)
-    content = context.repo.read_blob(last_tree, DEPLOYMENT_CONF)
+    content = context.ws.repo.read_blob(last_tree, DEPLOYMENT_CONF)
     if content is not None:
         (folder / DEPLOYMENT_CONF).write_bytes(content)
     return folder

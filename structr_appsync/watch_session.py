@@ -17,8 +17,8 @@ from pathlib import Path
 
 from structr_appsync.config import LoadedConfig
 from structr_appsync.errors import AppsyncError, ExportInvalid, RefusedError, UsageError
-from structr_appsync.gitrepo import GitRepo, repo_lock
 from structr_appsync.watcher import FileState, FolderWatcher, changed_paths, is_ignored, tree_state
+from structr_appsync.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -64,22 +64,21 @@ def invalid_json(folder: Path) -> list[str]:
     return problems
 
 
-def _default_import(loaded: LoadedConfig, env_name: str, folder: Path, *, allow_delete: bool) -> str:
+def _default_import(ws: Workspace, env_name: str, folder: Path, *, allow_delete: bool) -> str:
     from structr_appsync import importer
 
     # Not interactive: --yes semantics, deletions only when the config allows them, never --force (the seal
     # check protects changes someone made in Structr's UI meanwhile). import_directory copies the folder first.
-    outcome = importer.import_directory(
-        loaded, env_name, folder, label=f"working tree {folder.name}/", yes=True, allow_delete=allow_delete
-    )
+    options = importer.ImportOptions(env=env_name, yes=True, allow_delete=allow_delete)
+    outcome = importer.import_directory(ws, folder, f"working tree {folder.name}/", options)
     return "; ".join(outcome.plan.summary.lines()) or "no changes"
 
 
-def _default_export(loaded: LoadedConfig, env_name: str, force: bool) -> str | None:
+def _default_export(ws: Workspace, env_name: str, force: bool) -> str | None:
     from structr_appsync import exporter
 
-    with repo_lock(loaded):
-        outcome = exporter.export_app(loaded, env_name, force=force)
+    with ws.locked():
+        outcome = exporter.export_app(ws, exporter.ExportOptions(env=env_name, force=force))
     if outcome.commit is None:
         return None
     lines = outcome.summary.lines()
@@ -91,7 +90,7 @@ class WatchSession:
 
     def __init__(
         self,
-        loaded: LoadedConfig,
+        ws: Workspace,
         env_name: str,
         *,
         report: Report,
@@ -101,28 +100,30 @@ class WatchSession:
         import_function: ImportFunction | None = None,
         export_function: ExportFunction | None = None,
     ) -> None:
+        loaded = ws.loaded
         env = loaded.settings.env[env_name]
         if env.protected:
             raise RefusedError(
                 f"env {env_name!r} is protected; watch only imports into development environments",
                 hint="pass --env with a development environment, or set [watch] env in appsync.toml",
             )
-        self.folder = loaded.export_path
+        self.folder = ws.folder.disk_path
         if not self.folder.is_dir():
             raise UsageError(
                 f"the export folder {self.folder} does not exist", hint=f"run `appsync export --env {env_name}` first"
             )
+        self.ws = ws
         self.loaded = loaded
         self.env_name = env_name
         self.counters = WatchCounters()
         self._report = report
         self._import = import_function or (
-            lambda cfg, env_name, folder: _default_import(cfg, env_name, folder, allow_delete=allow_delete)
+            lambda _loaded, env_name, folder: _default_import(ws, env_name, folder, allow_delete=allow_delete)
         )
-        self._export = export_function or _default_export
+        self._export = export_function or (lambda _loaded, env_name, force: _default_export(ws, env_name, force))
         self._state: dict[str, FileState] = tree_state(self.folder)
         # True while the server is known to hold what the folder holds (nothing local would be lost by an export).
-        self._server_has_local = not GitRepo.open(loaded.root).path_is_dirty(loaded.settings.export_dir)
+        self._server_has_local = not ws.repo.path_is_dirty(ws.folder.git_path)
         self._watcher = FolderWatcher(
             self.folder,
             self._on_batch,
@@ -202,22 +203,9 @@ class WatchSession:
 
     def _paths_differing_from_head(self) -> set[str]:
         """Folder-relative paths with staged, unstaged or untracked changes against HEAD (ignored files excluded)."""
-        repo = GitRepo.open(self.loaded.root)
-        prefix = repo.relative_path(self.folder).rstrip("/") + "/"
-        result = repo.git(
-            "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", prefix
-        )
-        entries = result.stdout.split("\0")
+        prefix = self.ws.folder.git_path + "/"
         paths: set[str] = set()
-        index = 0
-        while index < len(entries):
-            entry = entries[index]
-            index += 1
-            if len(entry) < 4:
-                continue
-            if entry[0] in "RC":  # a rename or copy is followed by its source path
-                index += 1
-            path = entry[3:]
+        for path in self.ws.repo.changed_paths(prefix):
             if path.startswith(prefix) and not is_ignored(path[len(prefix) :]):
                 paths.add(path[len(prefix) :])
         return paths

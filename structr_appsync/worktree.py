@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from structr_appsync.errors import GitError
@@ -14,9 +13,8 @@ from structr_appsync.gitrepo import GitRepo
 logger = logging.getLogger(__name__)
 
 
-@contextlib.contextmanager
-def index_backup(repo: GitRepo, scratch: Path) -> Iterator[Callable[[], None]]:
-    """Yield a function that puts the user's index file back exactly as it was."""
+def save_index(repo: GitRepo, scratch: Path) -> Callable[[], None]:
+    """Save the user's index file and return the undo that puts it back exactly as it was."""
     saved = scratch / "index.saved"
     existed = repo.index_path.exists()
     if existed:
@@ -34,7 +32,7 @@ def index_backup(repo: GitRepo, scratch: Path) -> Iterator[Callable[[], None]]:
         else:
             repo.index_path.unlink(missing_ok=True)
 
-    yield restore
+    return restore
 
 
 def swap_in(target: Path, new: Path, aside: Path, *, keep: list[Path]) -> Callable[[], None]:

@@ -430,13 +430,14 @@ def test_stage_mode_updates_and_stages_without_committing(
 ) -> None:
     """What the pre-commit hook uses: the export lands in the index of the commit being made."""
     from structr_appsync.config import load_config
-    from structr_appsync.exporter import export_app
+    from structr_appsync.exporter import ExportOptions, export_app
+    from structr_appsync.workspace import Workspace
 
     root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
     assert export(root)[0] == 0
     before = head(root)
     meetdown_emulator.set_page_content("home", "<html><body>staged by the hook</body></html>")
-    outcome = export_app(load_config(root / "appsync.toml"), stage=True)
+    outcome = export_app(Workspace.open(load_config(root / "appsync.toml")), ExportOptions(stage=True))
     assert outcome.changed and outcome.staged and outcome.commit is None
     assert head(root) == before
     assert git(root, "diff", "--cached", "--name-only").split() == ["webapp/pages/home.html"]

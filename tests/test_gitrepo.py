@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from structr_appsync.config import AppsyncConfig, LoadedConfig
 from structr_appsync.errors import GitError, RefNotFound
 from structr_appsync.gitrepo import GitRepo
+from structr_appsync.workspace import Workspace
 from tests.gitutil import git, make_repo, repo_state
 
 
@@ -138,8 +140,9 @@ def test_interrupted_runs_are_reported_or_cleaned(repo: GitRepo) -> None:
     (base / "run-saved" / "owner.pid").write_text(dead_pid)
     (base / "run-empty").mkdir()
     (base / "run-empty" / "owner.pid").write_text(dead_pid)
-    with repo.temporary_dir() as live:
-        assert repo.interrupted_runs() == [base / "run-saved"]
+    ws = Workspace(LoadedConfig(path=repo.root / "appsync.toml", settings=AppsyncConfig()), repo)
+    with ws.run_folder() as live:
+        assert ws.interrupted_runs() == [base / "run-saved"]
         assert live.is_dir()
     assert not (base / "run-empty").exists()
     assert (base / "run-saved" / "previous-worktree").is_dir()

@@ -19,6 +19,7 @@ from structr_appsync.errors import EXIT_REFUSED, EXIT_SERVER, EXIT_UNREACHABLE, 
 from structr_appsync.gitrepo import GitRepo
 from structr_appsync.normalize import normalize_tree
 from structr_appsync.plan import ImportPlan
+from structr_appsync.workspace import Workspace
 from tests.helpers import CliResult, run_cli
 from tests.paths import FIXTURES
 from tests.structr_emulator.harness import Emulator
@@ -323,7 +324,11 @@ def _import_with_fault(project: Project, ref: str, inject: Callable[[], None]) -
 
     sealed = project.git("rev-parse", "refs/appsync/dev/last-export")
     with pytest.raises(AppsyncError) as caught:
-        importer.import_ref(project.loaded, "dev", ref, yes=True, allow_delete=True, on_plan=on_plan)
+        importer.import_ref(
+            Workspace.open(project.loaded),
+            ref,
+            importer.ImportOptions(env="dev", yes=True, allow_delete=True, on_plan=on_plan),
+        )
     error = caught.value
     assert project.git("rev-parse", "refs/appsync/dev/last-export") == sealed  # nothing recorded as imported
     assert "\n" not in str(error)
@@ -413,13 +418,18 @@ def test_with_data_imports_the_data_folder_and_only_then(
 
 def test_import_directory_puts_the_working_tree_folder_on_the_server(small: tuple[Project, list[str]]) -> None:
     project, (first, second) = small
-    unchanged = importer.import_directory(project.loaded, "dev", project.root / "webapp", label="working tree")
+    unchanged = importer.import_directory(
+        Workspace.open(project.loaded), project.root / "webapp", "working tree", importer.ImportOptions(env="dev")
+    )
     assert not unchanged.imported
     assert unchanged.verified
     project.git("rm", "-rq", "webapp")
     project.git("checkout", first, "--", "webapp")
     outcome = importer.import_directory(
-        project.loaded, "dev", project.root / "webapp", label="working tree", yes=True, allow_delete=True
+        Workspace.open(project.loaded),
+        project.root / "webapp",
+        "working tree",
+        importer.ImportOptions(env="dev", yes=True, allow_delete=True),
     )
     assert outcome.imported
     assert outcome.verified

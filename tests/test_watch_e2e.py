@@ -178,7 +178,7 @@ def test_watch_ignores_editor_files_and_git(project: Path, emulator: Emulator, w
 
 def test_watch_takes_the_same_repository_lock_as_the_cli(project: Path, emulator: Emulator) -> None:
     from structr_appsync.config import load_config
-    from structr_appsync.gitrepo import repo_lock
+    from structr_appsync.workspace import Workspace
 
     config = project / "appsync.toml"
     config.write_text("lock_timeout = 1\n" + config.read_text())
@@ -188,7 +188,7 @@ def test_watch_takes_the_same_repository_lock_as_the_cli(project: Path, emulator
         process.wait_for("watching ")
         page = project / PAGE_FILE
         original = page.read_text()
-        with repo_lock(loaded):  # as a running `appsync export` or hook would hold it
+        with Workspace.open(loaded).locked():  # as a running `appsync export` or hook would hold it
             page.write_text(edited(original, "while locked"))
             line = process.wait_for("still watching")[0]
         assert "another appsync process is busy" in line

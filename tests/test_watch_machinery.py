@@ -14,6 +14,7 @@ from structr_appsync.debounce import Debouncer
 from structr_appsync.errors import RefusedError, ServerUnavailable
 from structr_appsync.watch_session import WatchSession, invalid_json
 from structr_appsync.watcher import FolderWatcher, changed_paths, is_ignored, tree_state
+from structr_appsync.workspace import Workspace
 from tests.hookutil import git, hook_env, init_repo
 
 WAIT = 15.0  # generous upper bound for something that normally takes well under a second
@@ -293,7 +294,7 @@ def start_session(
     project: Path, server: FakeServer, messages: list[str], *, interval: float | None = None, debounce: float = 0.3
 ) -> WatchSession:
     session = WatchSession(
-        make_loaded(project),
+        Workspace.open(make_loaded(project)),
         "dev",
         report=messages.append,
         debounce=debounce,
@@ -391,7 +392,7 @@ def test_periodic_export_waits_while_local_edits_are_not_on_the_server(project: 
 
 def test_session_refuses_a_protected_env(project: Path) -> None:
     with pytest.raises(RefusedError, match="protected"):
-        WatchSession(make_loaded(project, protected=True), "dev", report=print, debounce=1)
+        WatchSession(Workspace.open(make_loaded(project, protected=True)), "dev", report=print, debounce=1)
 
 
 def test_watch_command_needs_an_export_folder_and_a_development_env(project: Path) -> None:

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from structr_appsync.config import LoadedConfig, load_config
+from structr_appsync.workspace import Workspace
 
 
 def add_env_option(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +22,11 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
 def load(args: argparse.Namespace) -> LoadedConfig:
     """Load the configuration named by --config (or found from the current directory)."""
     return load_config(getattr(args, "config", None))
+
+
+def open_workspace(args: argparse.Namespace) -> Workspace:
+    """Load the configuration and open the repository around it: once per command."""
+    return Workspace.open(load(args))
 
 
 def print_json(data: Any) -> None:

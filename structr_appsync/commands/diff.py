@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from structr_appsync.commands._shared import add_env_option, load
+from structr_appsync.commands._shared import add_env_option, open_workspace
 from structr_appsync.errors import EXIT_FAILED, EXIT_OK
 from structr_appsync.exporter import check_status
 
@@ -24,9 +24,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _handle(args: argparse.Namespace) -> int:
-    loaded = load(args)
+    ws = open_workspace(args)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
-    outcome = check_status(loaded, args.env, with_diff=True, color=color)
+    outcome = check_status(ws, args.env, with_diff=True, color=color)
     if outcome.diff:
         sys.stdout.write(outcome.diff)
     return EXIT_OK if outcome.in_sync else EXIT_FAILED

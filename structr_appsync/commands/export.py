@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from structr_appsync.commands._shared import add_env_option, add_json_option, load, print_json
+from structr_appsync.commands._shared import add_env_option, add_json_option, open_workspace, print_json
 from structr_appsync.errors import EXIT_OK
-from structr_appsync.exporter import ExportOutcome, export_app
+from structr_appsync.exporter import ExportOptions, ExportOutcome, export_app
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,8 +25,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _handle(args: argparse.Namespace) -> int:
-    loaded = load(args)
-    outcome = export_app(loaded, args.env, message=args.message, commit=not args.no_commit, force=args.force)
+    ws = open_workspace(args)
+    options = ExportOptions(env=args.env, message=args.message, commit=not args.no_commit, force=args.force)
+    outcome = export_app(ws, options)
     if args.json:
         print_json(outcome.to_json())
     else:

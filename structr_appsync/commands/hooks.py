@@ -9,6 +9,7 @@ from structr_appsync import hookscripts
 from structr_appsync.commands._shared import add_json_option, print_json
 from structr_appsync.config import LoadedConfig, load_config
 from structr_appsync.errors import ConfigError
+from structr_appsync.workspace import CONFIG_GIT_KEY, open_repository, remember_config
 
 BASE_HOOKS = ("pre-commit", "pre-push")
 
@@ -35,11 +36,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.set_defaults(handler=lambda args: cmd_status(as_json=args.json))
 
 
-def _default_install_hooks(config: str | None) -> tuple[str, ...]:
-    try:
-        loaded: LoadedConfig | None = load_config(config)
-    except ConfigError:
-        loaded = None
+def _default_install_hooks(loaded: LoadedConfig | None) -> tuple[str, ...]:
     chosen = list(BASE_HOOKS)
     if loaded is not None:
         hooks = loaded.settings.hooks
@@ -51,10 +48,16 @@ def _default_install_hooks(config: str | None) -> tuple[str, ...]:
 
 
 def cmd_install(hooks: str | None, *, hooks_path: bool, config: str | None) -> int:
-    hook_types = hookscripts.parse_hook_types(hooks, _default_install_hooks(config) if not hooks else ())
+    try:
+        loaded: LoadedConfig | None = load_config(config)
+    except ConfigError:
+        loaded = None
+    hook_types = hookscripts.parse_hook_types(hooks, _default_install_hooks(loaded) if not hooks else ())
     location = hookscripts.locate(Path.cwd(), use_hooks_path=hooks_path)
     for change in hookscripts.install(location, hook_types):
         print(f"{change.hook_type}: {change.action} ({change.path})")
+    if loaded is not None and remember_config(open_repository(location.work_tree), loaded.path):
+        print(f"the hooks use {loaded.path} (recorded as git config {CONFIG_GIT_KEY})")
     return 0
 
 

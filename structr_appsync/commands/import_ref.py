@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from structr_appsync import importer
-from structr_appsync.commands._shared import add_env_option, add_json_option, load, print_json
+from structr_appsync.commands._shared import add_env_option, add_json_option, open_workspace, print_json
 from structr_appsync.consent import describe_deletions
 from structr_appsync.errors import EXIT_OK
 from structr_appsync.plan import ImportPlan
@@ -36,20 +36,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--with-data", action="store_true", help="also import the data/ deployment in the ref")
     add_json_option(parser)
     parser.set_defaults(handler=_handle)
-
-
-def _handle(args: argparse.Namespace) -> int:
-    return cmd_import(
-        args.ref,
-        config=args.config,
-        env=args.env,
-        dry_run=args.dry_run,
-        yes=args.yes,
-        force=args.force,
-        allow_delete=args.allow_delete,
-        with_data=args.with_data,
-        as_json=args.json,
-    )
 
 
 def _ask(question: str) -> bool:
@@ -112,20 +98,10 @@ def _outcome_json(outcome: importer.ImportOutcome) -> dict[str, Any]:
     }
 
 
-def cmd_import(
-    ref: str,
-    *,
-    config: str | None,
-    env: str | None,
-    dry_run: bool,
-    yes: bool,
-    force: bool,
-    allow_delete: bool,
-    with_data: bool,
-    as_json: bool,
-) -> int:
-    loaded = load(argparse.Namespace(config=config))
-    env_name = loaded.env_name(env)
+def _handle(args: argparse.Namespace) -> int:
+    ws = open_workspace(args)
+    env_name, as_json, force = ws.loaded.env_name(args.env), args.json, args.force
+    ref = args.ref
     plan_stream = sys.stderr if as_json else sys.stdout
     interactive = not as_json and sys.stdin is not None and sys.stdin.isatty()
 
@@ -134,18 +110,17 @@ def cmd_import(
         plan_stream.flush()
 
     try:
-        outcome = importer.import_ref(
-            loaded,
-            env_name,
-            ref,
-            dry_run=dry_run,
-            yes=yes,
+        options = importer.ImportOptions(
+            env=env_name,
+            dry_run=args.dry_run,
+            yes=args.yes,
             force=force,
-            allow_delete=allow_delete,
-            with_data=with_data,
+            allow_delete=args.allow_delete,
+            with_data=args.with_data,
             confirm=_ask if interactive else None,
             on_plan=on_plan,
         )
+        outcome = importer.import_ref(ws, ref, options)
     except importer.ImportVerificationFailed as error:
         sys.stderr.write("What differs between the ref and the server after the import:\n")
         for line in error.difference.lines():

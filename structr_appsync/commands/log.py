@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import re
 
-from structr_appsync.commands._shared import add_json_option, load, print_json
+from structr_appsync.commands._shared import add_json_option, open_workspace, print_json
 from structr_appsync.errors import EXIT_OK
-from structr_appsync.gitrepo import GitRepo
 
 _TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*): (.*)$")
 
@@ -35,9 +34,8 @@ def split_body(body: str) -> tuple[list[str], dict[str, str]]:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    loaded = load(args)
-    repo = GitRepo.open(loaded.root)
-    entries = repo.log_paths(repo.relative_path(loaded.export_path), max_count=args.max_count)
+    ws = open_workspace(args)
+    entries = ws.repo.log_paths(ws.folder.git_path, max_count=args.max_count)
     if args.json:
         records = []
         for entry in entries:
@@ -55,7 +53,7 @@ def _handle(args: argparse.Namespace) -> int:
         print_json(records)
         return EXIT_OK
     if not entries:
-        print(f"no commits touch {loaded.settings.export_dir}/ yet; run `appsync export`")
+        print(f"no commits touch {ws.folder.git_path}/ yet; run `appsync export`")
     for entry in entries:
         lines, trailers = split_body(entry.body)
         extra = ", ".join(f"{key} {trailers[key]}" for key in ("Appsync-Env", "Structr-Version") if key in trailers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from structr_appsync.commands._shared import add_env_option, add_json_option, load, print_json
+from structr_appsync.commands._shared import add_env_option, add_json_option, open_workspace, print_json
 from structr_appsync.errors import EXIT_FAILED, EXIT_OK
 from structr_appsync.exporter import check_status
 
@@ -22,14 +22,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _handle(args: argparse.Namespace) -> int:
-    loaded = load(args)
-    outcome = check_status(loaded, args.env)
+    ws = open_workspace(args)
+    outcome = check_status(ws, args.env)
     if args.json:
         print_json(outcome.to_json())
     elif outcome.in_sync:
-        print(f"{outcome.env_name} ({outcome.url}) is in sync with {loaded.settings.export_dir}/ at HEAD")
+        print(f"{outcome.env_name} ({outcome.url}) is in sync with {ws.folder.git_path}/ at HEAD")
     else:
-        print(f"{outcome.env_name} ({outcome.url}) differs from {loaded.settings.export_dir}/ at HEAD:")
+        print(f"{outcome.env_name} ({outcome.url}) differs from {ws.folder.git_path}/ at HEAD:")
         for line in outcome.summary.lines():
             print(f"  {line}")
     return EXIT_OK if outcome.in_sync else EXIT_FAILED

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from structr_appsync.commands._shared import add_env_option, load
+from structr_appsync.commands._shared import add_env_option, open_workspace
 from structr_appsync.errors import UsageError
 from structr_appsync.interrupts import stop_requests
 from structr_appsync.watch_session import WatchSession
@@ -42,9 +42,9 @@ def _say(message: str) -> None:
 def cmd_watch(
     args: argparse.Namespace, *, env: str | None, debounce: float | None, export_every: float | None, no_export: bool
 ) -> int:
-    loaded = load(args)
-    settings = loaded.settings.watch
-    env_name = loaded.env_name(env or settings.env)
+    ws = open_workspace(args)
+    settings = ws.loaded.settings.watch
+    env_name = ws.loaded.env_name(env or settings.env)
     debounce_seconds = debounce if debounce is not None else settings.debounce_seconds
     if debounce_seconds <= 0:
         raise UsageError("--debounce must be positive")
@@ -52,7 +52,7 @@ def cmd_watch(
     if minutes is not None and minutes <= 0:
         raise UsageError("--export-every must be positive")
     session = WatchSession(
-        loaded,
+        ws,
         env_name,
         report=_say,
         debounce=debounce_seconds,

@@ -29,6 +29,7 @@ import requests
 
 from structr_appsync import exporter, importer, server
 from structr_appsync.config import load_config
+from structr_appsync.workspace import Workspace
 from tests.bench.bench_export import generate_export, new_repo, zip_folder
 from tests.structr_emulator.harness import ADMIN, Emulator, running_emulator
 
@@ -106,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             upload_zip(emulator, zip_path)
             zip_path.unlink()
             repo = new_repo(tmp / "repo", emulator)
-            loaded = load_config(repo / "appsync.toml")
-            first = exporter.export_app(loaded, "bench", message="bench app").commit
+            ws = Workspace.open(load_config(repo / "appsync.toml"))
+            first = exporter.export_app(ws, exporter.ExportOptions(env="bench", message="bench app")).commit
             emulator.set_page_content("page-00000", "<html><body><h1>changed</h1></body></html>")
-            second = exporter.export_app(loaded, "bench", message="one page changed").commit
+            second = exporter.export_app(ws, exporter.ExportOptions(env="bench", message="one page changed")).commit
             assert first and second, "the exports made no commits"
             print(
                 f"generated {args.pages} pages and {args.files} files ({args.megabytes:g} MB), exported twice, "
@@ -125,9 +126,11 @@ def main(argv: list[str] | None = None) -> int:
                 target, other = (first, second) if round_number % 2 == 0 else (second, first)
                 baselines.append(baseline_import(emulator, repo, target, scratch))
                 # The baseline put `target` on the server behind appsync's back: put `other` back, sealed.
-                importer.import_ref(loaded, "bench", other, yes=True, allow_delete=True, force=True)
+                sealing = importer.ImportOptions(env="bench", yes=True, allow_delete=True, force=True)
+                importer.import_ref(ws, other, sealing)
+                measured = importer.ImportOptions(env="bench", yes=True, allow_delete=True)
                 begin = time.perf_counter()
-                outcome = importer.import_ref(loaded, "bench", target, yes=True, allow_delete=True)
+                outcome = importer.import_ref(ws, target, measured)
                 walls.append(time.perf_counter() - begin)
                 assert outcome.verified and outcome.imported
                 runs.append(outcome)
