@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from types import FrameType
 
 from structr_appsync import __version__, logs
-from structr_appsync.backup import recover_on_startup
 from structr_appsync.errors import (
     EXIT_BUG,
     EXIT_FAILED,
@@ -113,10 +112,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         with _signals_raise():
-            # Services that an appsync killed mid-backup left stopped are restarted by whatever command runs next
-            # (the backup commands do it themselves, under their own lock).
-            if args.command != "backup":
-                recover_on_startup(getattr(args, "config", None))
             return handler(args)
     except AppsyncError as error:
         if verbosity >= 1:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from structr_appsync import hookscripts
+from structr_appsync.backup.recovery import restart_left_stopped_once
 from structr_appsync.config import HookConfig, LoadedConfig, find_config, load_config
 from structr_appsync.errors import EXIT_FAILED, AppsyncError, ConfigError, DirtyWorktree, ServerUnavailable
 from structr_appsync.gitrepo import GitRepo
@@ -94,6 +95,7 @@ def run_hook(
             first + "remove the hooks with `appsync hooks uninstall`, or set APPSYNC_SKIP=1",
             exc.exit_code,
         )
+    restart_left_stopped_once(loaded)  # one stat per backup table unless a killed backup left services stopped
     hook_config = _hook_config(loaded, hook_type)
     if not hook_config.enabled:
         logger.debug("appsync %s hook disabled in %s", hook_type, loaded.path)

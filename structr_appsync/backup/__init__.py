@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from structr_appsync.backup.recovery import recover_on_startup, recover_stopped_services
+from structr_appsync.backup.recovery import recover_on_startup, recover_stopped_services, restart_left_stopped_once
 
-__all__ = ["recover_on_startup", "recover_stopped_services"]
+__all__ = ["recover_on_startup", "recover_stopped_services", "restart_left_stopped_once"]

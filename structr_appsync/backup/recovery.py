@@ -60,8 +60,34 @@ def recover_on_startup(config_path: str | Path | None = None) -> list[str]:
         return [str(exc)]
 
 
-def recover_locked(context: BackupContext, *, strict: bool = True) -> list[str]:
-    """Recover one environment; the caller holds its backup lock."""
+def restart_left_stopped_once(config: LoadedConfig | AppsyncConfig) -> list[str]:
+    """For the commands other than `backup`: one stat of each stopped-services marker, and only when one exists,
+    one attempt to start what it names; never raises, never waits for a lock.
+
+    `appsync backup recover` and the backup commands retry (start_attempts); everything else warns and goes on.
+    """
+    messages: list[str] = []
+    for context in all_contexts(config):
+        if not context.state_path.exists():
+            continue
+        try:
+            with exclusive_lock(context.lock_path, timeout=0, what="a backup or restore"):
+                messages += recover_locked(context, strict=False, attempts=1)
+        except LockHeld:
+            logger.debug("%s: a live appsync process holds the backup lock", context.env_name)
+        except AppsyncError as exc:
+            messages.append(f"env {context.env_name}: could not start the services appsync left stopped: {exc}")
+            logger.warning("%s", messages[-1])
+    return messages
+
+
+def recover_locked(context: BackupContext, *, strict: bool = True, attempts: int | None = None) -> list[str]:
+    """Recover one environment; the caller holds its backup lock.
+
+    ``attempts`` (default: the config's start_attempts) is 1 for the quick check of the non-backup commands,
+    which warn instead of naming an interrupted run: the marker may be from a run whose restart failed.
+    """
+    quick = attempts is not None
     state_file = services.StateFile(context.state_path)
     state = state_file.read()
     if state is None:
@@ -77,7 +103,7 @@ def recover_locked(context: BackupContext, *, strict: bool = True) -> list[str]:
             up, _detail = services.is_up(service)
             if up:
                 continue
-            services.start_service(service, context.config.start_attempts)
+            services.start_service(service, attempts or context.config.start_attempts)
             started.append(service.label)
         except ServiceError as exc:
             failures.append(str(exc))
@@ -88,6 +114,15 @@ def recover_locked(context: BackupContext, *, strict: bool = True) -> list[str]:
         f"an interrupted appsync {state.get('operation', 'run')} (pid {state.get('pid', '?')}, since "
         f"{state.get('since', '?')})"
     )
+    if failures and quick:
+        message = (
+            f"env {context.env_name}: services that appsync {state.get('operation', 'run')} stopped (pid "
+            f"{state.get('pid', '?')}, since {state.get('since', '?')}) are still down; one start attempt failed: "
+            + "; ".join(failures)
+            + "; continuing (`appsync backup recover` retries)"
+        )
+        logger.warning("%s", message)
+        return [message]
     if failures:
         message = f"env {context.env_name}: services stopped by {who} could not be started: " + "; ".join(failures)
         if strict:

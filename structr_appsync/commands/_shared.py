@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from structr_appsync.backup.recovery import restart_left_stopped_once
 from structr_appsync.config import LoadedConfig, load_config
 from structr_appsync.workspace import Workspace
 
@@ -25,8 +26,14 @@ def load(args: argparse.Namespace) -> LoadedConfig:
 
 
 def open_workspace(args: argparse.Namespace) -> Workspace:
-    """Load the configuration and open the repository around it: once per command."""
-    return Workspace.open(load(args))
+    """Load the configuration and open the repository around it: once per command.
+
+    Services that a killed backup left stopped are started once here (one stat per backup table when there is
+    nothing to do); the backup commands recover themselves, with retries.
+    """
+    loaded = load(args)
+    restart_left_stopped_once(loaded)
+    return Workspace.open(loaded)
 
 
 def print_json(data: Any) -> None:
