@@ -13,12 +13,21 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
 BatchAction = Callable[[frozenset[str]], None]
 Job = Callable[[], None]
 ErrorHandler = Callable[[str, Exception], None]
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A job run every ``interval`` seconds, between batches (never at the same time as one)."""
+
+    job: Job
+    interval: float
 
 
 class Debouncer:
@@ -35,14 +44,11 @@ class Debouncer:
         delay: float,
         on_error: ErrorHandler,
         max_delay: float | None = None,
-        periodic: Job | None = None,
-        interval: float | None = None,
-        name: str = "appsync-debouncer",
+        every: Periodic | None = None,
     ) -> None:
         if delay <= 0:
             raise ValueError("delay must be positive")
-        if (periodic is None) != (interval is None):
-            raise ValueError("periodic and interval go together")
+        periodic, interval = (every.job, every.interval) if every else (None, None)
         self._action = action
         self._delay = delay
         self._max_delay = max_delay
@@ -56,7 +62,7 @@ class Debouncer:
         self._next_periodic = 0.0
         self._stopping = False
         self._busy = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = threading.Thread(target=self._run, name="appsync-debouncer", daemon=True)
 
     def start(self) -> None:
         if self._interval is not None:

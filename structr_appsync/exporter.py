@@ -145,16 +145,19 @@ def _prepare(
     return _Prepared(folder, tree, old_tree, summary, version or client.structr_version(), changes)
 
 
-def build_message(
-    summary: ChangeSummary,
-    *,
-    env_name: str,
-    url: str,
-    version: str | None,
-    duration: float,
-    message: str | None = None,
-) -> str:
+@dataclass(frozen=True)
+class CommitStamp:
+    """Where and how an export was made: the trailers of its commit message."""
+
+    env_name: str
+    url: str
+    version: str | None
+    duration: float
+
+
+def build_message(summary: ChangeSummary, stamp: CommitStamp, message: str | None = None) -> str:
     """The commit message: subject, the Structr-terms summary, and trailers (never credentials)."""
+    env_name, url, version, duration = stamp.env_name, stamp.url, stamp.version, stamp.duration
     subject = message.strip() if message and message.strip() else f"Export {env_name}: {summary.subject()}"
     lines = [subject, ""]
     body = summary.lines()
@@ -280,10 +283,8 @@ def export_app(ws: Workspace, options: ExportOptions | None = None) -> ExportOut
             prepared = _prepare(ws, name, client, scratch)
         changed = prepared.tree != prepared.old_tree
         duration = time.monotonic() - started
-        text = build_message(
-            prepared.summary, env_name=name, url=env.url, version=prepared.version, duration=duration,
-            message=options.message,
-        )  # fmt: skip
+        stamp = CommitStamp(name, env.url, prepared.version, duration)
+        text = build_message(prepared.summary, stamp, options.message)
         last_export = ws.refs.last_export(name)
         snapshot_parent = repo.read_ref(last_export)
         snapshot = repo.snapshot_commit(

@@ -70,22 +70,13 @@ class GitRepo:
         return cls(root, git_dir, common_dir)
 
     @staticmethod
-    def init(path: Path) -> GitRepo:
-        """Create a repository at ``path`` (or open the one that is already there)."""
+    def create(path: Path) -> None:
+        """Create a repository at ``path`` unless there is one already (open it with workspace.open_repository)."""
         try:
             git.Repo(path, search_parent_directories=False).close()
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             path.mkdir(parents=True, exist_ok=True)
             git.Repo.init(path).close()
-        return GitRepo.open(path)
-
-    @staticmethod
-    def find_root(start: Path) -> Path | None:
-        """Return the working-tree root containing ``start``, or None."""
-        try:
-            return GitRepo.open(start).root
-        except GitError:
-            return None
 
     # -- running git -----------------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from structr_appsync import hookscripts
@@ -65,16 +66,20 @@ def _recorded_config(where: Path) -> Path | None:
     return None
 
 
-def run_hook(
-    hook_type: str,
-    args: Sequence[str],
-    *,
-    stdin_text: str = "",
-    cwd: Path | None = None,
-    config_path: str | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> int:
+@dataclass(frozen=True)
+class HookCall:
+    """How git called the hook: its stdin (pre-push), where it runs, --config, and the environment to check."""
+
+    stdin_text: str = ""
+    cwd: Path | None = None
+    config_path: str | None = None
+    environ: Mapping[str, str] | None = None
+
+
+def run_hook(hook_type: str, args: Sequence[str], call: HookCall | None = None) -> int:
     """Run the appsync part of an installed hook and return the exit code git should see."""
+    call = call or HookCall()
+    stdin_text, cwd, config_path, environ = call.stdin_text, call.cwd, call.config_path, call.environ
     if hook_type not in hookscripts.HOOK_TYPES:
         logger.error("appsync: unknown hook type %r", hook_type)
         return EXIT_FAILED

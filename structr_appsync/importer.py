@@ -234,7 +234,7 @@ def _execute(run: _Run, materialize: Callable[[], Materialized]) -> ImportOutcom
             if plan.stale_files:
                 with timer.step("delete_stale_files", server=True):
                     _delete_stale_files(client, plan.stale_files)
-            _verify(run, client, ref_conf, ref_tree, live_tree, outcome)
+            _verify(run, client, _Expected(ref_conf, ref_tree, live_tree), outcome)
         except AppsyncError as error:
             if outcome.rollback_ref and outcome.rollback_ref not in (error.hint or ""):
                 rollback = "roll back with: " + rollback_command(outcome.rollback_ref, env_name, force=True)
@@ -273,7 +273,7 @@ def _save_rollback_point(run: _Run, live_tree: str) -> str:
         suffix += 1
         name = f"{pre_import_prefix(run.env_name)}{stamp}-{suffix}"
     message = f"appsync: state of env {run.env_name} before importing {run.label}"
-    snapshots.record(run.repo, live_tree, run.ws.folder.git_path, name, message)
+    snapshots.record(run.repo, snapshots.PlacedTree(live_tree, run.ws.folder.git_path), name, message)
     logger.info("rollback point: %s", name)
     return name
 
@@ -322,10 +322,18 @@ def _keep_conf(run: _Run, export_dir: Path) -> Path:
     return folder
 
 
-def _verify(
-    run: _Run, client: StructrClient, ref_conf: Path, ref_tree: str, live_tree: str, outcome: ImportOutcome
-) -> None:
+@dataclass(frozen=True)
+class _Expected:
+    """What verification compares the server with: the ref (its tree and deployment.conf) and the state before."""
+
+    ref_conf: Path
+    ref_tree: str
+    live_tree: str
+
+
+def _verify(run: _Run, client: StructrClient, expected: _Expected, outcome: ImportOutcome) -> None:
     timer, repo = run.timer, run.repo
+    ref_conf, ref_tree, live_tree = expected.ref_conf, expected.ref_tree, expected.live_tree
     with timer.step("verify_export", server=True):
         check_dir = transfer.fetch_export(run.ws.loaded, run.env_name, client, run.workdir / "verify")
     with timer.step("verify_compare"):
@@ -337,8 +345,9 @@ def _verify(
         # Whatever happened, the server now holds check_tree, and appsync put it there: record it so that the
         # next seal check (and a rollback) does not take it for someone's uncommitted edits.
         message = f"appsync: state of env {run.env_name} after importing {run.label}"
+        placed = snapshots.PlacedTree(check_tree, run.ws.folder.git_path)
         outcome.last_export_sha = snapshots.record(
-            repo, check_tree, run.ws.folder.git_path, run.ws.refs.last_export(run.env_name), message, chain=True
+            repo, placed, run.ws.refs.last_export(run.env_name), message, chain=True
         )
     if difference.is_empty:
         return

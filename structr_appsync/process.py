@@ -32,7 +32,7 @@ def _display(cmd: Sequence[str] | str, secrets: Sequence[str]) -> str:
     return text
 
 
-def run(
+def run(  # noqa: PLR0913 - the subprocess gateway mirrors subprocess.run's keyword options
     cmd: Sequence[str] | str,
     *,
     cwd: Path | None = None,

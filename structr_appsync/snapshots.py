@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +110,20 @@ def import_difference(repo: GitRepo, expected: str, actual: str) -> ChangeSummar
     )
 
 
-def record(repo: GitRepo, tree: str, prefix: str, ref: str, message: str, *, chain: bool = False) -> str:
-    """Commit ``tree`` placed at ``prefix`` (index and worktree untouched) and point ``ref`` at it.
+@dataclass(frozen=True)
+class PlacedTree:
+    """An export tree and the folder of the repository it belongs at."""
+
+    tree: str
+    prefix: str
+
+
+def record(repo: GitRepo, placed: PlacedTree, ref: str, message: str, *, chain: bool = False) -> str:
+    """Commit ``placed.tree`` at ``placed.prefix`` (index and worktree untouched) and point ``ref`` at it.
 
     With ``chain`` the commit's parent is the ref's previous commit, so the ref keeps a history.
     """
+    tree, prefix = placed.tree, placed.prefix
     previous = repo.read_ref(ref) if chain else None
     sha = repo.snapshot_commit(tree, prefix, message, (previous,) if previous else ())
     repo.update_ref(ref, sha, message=message.splitlines()[0])

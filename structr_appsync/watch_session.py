@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from structr_appsync.config import LoadedConfig
+from structr_appsync.debounce import Periodic
 from structr_appsync.errors import AppsyncError, ExportInvalid, RefusedError, UsageError
 from structr_appsync.watcher import FileState, FolderWatcher, changed_paths, is_ignored, tree_state
 from structr_appsync.workspace import Workspace
@@ -85,21 +86,23 @@ def _default_export(ws: Workspace, env_name: str, force: bool) -> str | None:
     return f"committed {outcome.commit[:10]}" + (f": {'; '.join(lines)}" if lines else "")
 
 
+@dataclass(frozen=True)
+class WatchOptions:
+    """How a watch session runs; the functions replace the real import and export (tests, benchmarks)."""
+
+    debounce: float
+    export_interval: float | None = None
+    allow_delete: bool = False
+    import_function: ImportFunction | None = None
+    export_function: ExportFunction | None = None
+
+
 class WatchSession:
     """Import edits of the export folder into ``env_name``; optionally export and commit every interval."""
 
-    def __init__(
-        self,
-        ws: Workspace,
-        env_name: str,
-        *,
-        report: Report,
-        debounce: float,
-        export_interval: float | None = None,
-        allow_delete: bool = False,
-        import_function: ImportFunction | None = None,
-        export_function: ExportFunction | None = None,
-    ) -> None:
+    def __init__(self, ws: Workspace, env_name: str, report: Report, options: WatchOptions) -> None:
+        debounce, export_interval, allow_delete = options.debounce, options.export_interval, options.allow_delete
+        import_function, export_function = options.import_function, options.export_function
         loaded = ws.loaded
         env = loaded.settings.env[env_name]
         if env.protected:
@@ -129,9 +132,7 @@ class WatchSession:
             self._on_batch,
             debounce=debounce,
             on_error=self._on_error,
-            periodic=self._periodic_export if export_interval else None,
-            interval=export_interval,
-            max_delay=max(30.0, debounce * 10),
+            every=Periodic(self._periodic_export, export_interval) if export_interval else None,
         )
 
     def start(self) -> None:

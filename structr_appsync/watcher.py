@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from structr_appsync.debounce import BatchAction, Debouncer, ErrorHandler, Job
+from structr_appsync.debounce import BatchAction, Debouncer, ErrorHandler, Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -109,19 +109,12 @@ class FolderWatcher:
         *,
         debounce: float,
         on_error: ErrorHandler,
-        periodic: Job | None = None,
-        interval: float | None = None,
-        max_delay: float | None = None,
+        every: Periodic | None = None,
     ) -> None:
         self.folder = folder
-        self._debouncer = Debouncer(
-            on_batch,
-            delay=debounce,
-            on_error=on_error,
-            max_delay=max_delay,
-            periodic=periodic,
-            interval=interval,
-        )
+        # A folder that never settles (a build writing into it) is still imported now and then.
+        max_delay = max(30.0, debounce * 10)
+        self._debouncer = Debouncer(on_batch, delay=debounce, on_error=on_error, max_delay=max_delay, every=every)
         self._observer: Observer | None = None  # type: ignore[valid-type]
         self._watched_inode: int | None = None
         self._lock = threading.Lock()

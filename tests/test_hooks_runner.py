@@ -15,6 +15,11 @@ UNREACHABLE = '[env.dev]\nurl = "http://127.0.0.1:9"\n'
 SHA_A, SHA_B = "a" * 40, "b" * 40
 
 
+def at(repo: Path) -> hook_runner.HookCall:
+    """A hook call in ``repo`` with an environment that sets none of appsync's variables."""
+    return hook_runner.HookCall(cwd=repo, environ={})
+
+
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("APPSYNC_PASSWORD", "secret")
@@ -45,20 +50,21 @@ def test_skip_reason(environ: dict[str, str], hook: str, skipped: bool) -> None:
 
 def test_an_unreachable_server_fails_pre_push_with_exit_3_or_warns(repo: Path) -> None:
     configure(repo)
-    assert hook_runner.run_hook("pre-push", ["origin", "url"], cwd=repo, environ={}) == EXIT_UNREACHABLE
+    assert hook_runner.run_hook("pre-push", ["origin", "url"], at(repo)) == EXIT_UNREACHABLE
     configure(repo, '[hooks.pre-push]\non_unreachable = "warn"\n')
-    assert hook_runner.run_hook("pre-push", ["origin", "url"], cwd=repo, environ={}) == 0
+    assert hook_runner.run_hook("pre-push", ["origin", "url"], at(repo)) == 0
 
 
 def test_pushing_only_deletions_needs_no_server(repo: Path) -> None:
     configure(repo)
     refs = f"(delete) {'0' * 40} refs/heads/old {SHA_A}\n"
-    assert hook_runner.run_hook("pre-push", ["origin", "url"], stdin_text=refs, cwd=repo, environ={}) == 0
+    call = hook_runner.HookCall(stdin_text=refs, cwd=repo, environ={})
+    assert hook_runner.run_hook("pre-push", ["origin", "url"], call) == 0
 
 
 def test_disabled_hook_does_nothing(repo: Path) -> None:
     configure(repo, "[hooks.pre-commit]\nenabled = false\n")
-    assert hook_runner.run_hook("pre-commit", [], cwd=repo, environ={}) == 0
+    assert hook_runner.run_hook("pre-commit", [], at(repo)) == 0
 
 
 @pytest.mark.parametrize(
@@ -73,7 +79,7 @@ def test_disabled_hook_does_nothing(repo: Path) -> None:
 def test_post_checkout_ignores_everything_but_a_branch_switch(repo: Path, args: list[str]) -> None:
     configure(repo, "[hooks.post-checkout]\nenabled = true\n")
     # It would fail to import (no export folder, no server), with a warning: here nothing may even be tried.
-    assert hook_runner.run_hook("post-checkout", args, cwd=repo, environ={}) == 0
+    assert hook_runner.run_hook("post-checkout", args, at(repo)) == 0
 
 
 def test_post_hooks_report_failures_as_warnings(repo: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -82,13 +88,13 @@ def test_post_hooks_report_failures_as_warnings(repo: Path, caplog: pytest.LogCa
     (repo / "webapp" / "pages.json").write_text("{}")
     git(repo, "add", "webapp")
     git(repo, "commit", "-q", "-m", "export", env=hook_env({"APPSYNC_SKIP": "1"}))
-    assert hook_runner.run_hook("post-merge", ["0"], cwd=repo, environ={}) == 0
+    assert hook_runner.run_hook("post-merge", ["0"], at(repo)) == 0
     assert any(record.levelname == "WARNING" and "post-merge" in record.getMessage() for record in caplog.records)
 
 
 def test_missing_config_blocks_pre_hooks_and_warns_in_post_hooks(repo: Path) -> None:
-    assert hook_runner.run_hook("pre-commit", [], cwd=repo, environ={}) == 2
-    assert hook_runner.run_hook("post-merge", ["0"], cwd=repo, environ={}) == 0
+    assert hook_runner.run_hook("pre-commit", [], at(repo)) == 2
+    assert hook_runner.run_hook("post-merge", ["0"], at(repo)) == 0
 
 
 def test_post_checkout_never_imports_when_an_apply_rebase_starts(repo: Path) -> None:

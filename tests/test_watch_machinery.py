@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from structr_appsync.config import AppsyncConfig, EnvConfig, LoadedConfig
-from structr_appsync.debounce import Debouncer
+from structr_appsync.debounce import Debouncer, Periodic
 from structr_appsync.errors import RefusedError, ServerUnavailable
-from structr_appsync.watch_session import WatchSession, invalid_json
+from structr_appsync.watch_session import WatchOptions, WatchSession, invalid_json
 from structr_appsync.watcher import FolderWatcher, changed_paths, is_ignored, tree_state
 from structr_appsync.workspace import Workspace
 from tests.hookutil import git, hook_env, init_repo
@@ -114,7 +114,7 @@ def test_periodic_job_runs_on_the_same_thread_and_never_overlaps_the_action() ->
         guarded("periodic")
 
     debouncer = Debouncer(
-        lambda _batch: guarded("action"), delay=0.05, on_error=lambda *_: None, periodic=periodic, interval=0.1
+        lambda _batch: guarded("action"), delay=0.05, on_error=lambda *_: None, every=Periodic(periodic, 0.1)
     )
     debouncer.start()
     try:
@@ -293,15 +293,13 @@ class FakeServer:
 def start_session(
     project: Path, server: FakeServer, messages: list[str], *, interval: float | None = None, debounce: float = 0.3
 ) -> WatchSession:
-    session = WatchSession(
-        Workspace.open(make_loaded(project)),
-        "dev",
-        report=messages.append,
+    options = WatchOptions(
         debounce=debounce,
         export_interval=interval,
         import_function=server.import_function,
         export_function=server.export_function,
     )
+    session = WatchSession(Workspace.open(make_loaded(project)), "dev", messages.append, options)
     session.start()
     return session
 
@@ -392,7 +390,7 @@ def test_periodic_export_waits_while_local_edits_are_not_on_the_server(project: 
 
 def test_session_refuses_a_protected_env(project: Path) -> None:
     with pytest.raises(RefusedError, match="protected"):
-        WatchSession(Workspace.open(make_loaded(project, protected=True)), "dev", report=print, debounce=1)
+        WatchSession(Workspace.open(make_loaded(project, protected=True)), "dev", print, WatchOptions(debounce=1))
 
 
 def test_watch_command_needs_an_export_folder_and_a_development_env(project: Path) -> None:

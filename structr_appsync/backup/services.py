@@ -317,7 +317,7 @@ def restart(services: list[Service], attempts: int) -> tuple[list[str], list[str
 
 
 @contextmanager
-def stopped_services(
+def stopped_services(  # noqa: PLR0913 - backup/ is being reworked separately (issue 11); left as it is
     services: list[Service],
     state: StateFile,
     *,

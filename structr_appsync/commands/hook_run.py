@@ -14,14 +14,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("hook-run", description="Run the appsync part of an installed git hook.")
     parser.add_argument("hook_type", choices=hookscripts.HOOK_TYPES)
     parser.add_argument("hook_args", nargs=argparse.REMAINDER)
-    parser.set_defaults(handler=lambda args: cmd_hook_run(args.hook_type, args.hook_args, config=args.config))
+    parser.set_defaults(handler=_handle)
 
 
-def cmd_hook_run(hook_type: str, hook_args: list[str], *, config: str | None) -> int:
+def _handle(args: argparse.Namespace) -> int:
+    hook_type, hook_args, config = args.hook_type, args.hook_args, args.config
     if hook_args and hook_args[0] == "--":
         hook_args = hook_args[1:]
     # Only pre-push gets data on stdin (the refs being pushed); other hooks must not block on a terminal.
     stdin_text = ""
     if hook_type == "pre-push" and not sys.stdin.isatty():
         stdin_text = sys.stdin.read()
-    return hook_runner.run_hook(hook_type, hook_args, stdin_text=stdin_text, config_path=config)
+    return hook_runner.run_hook(hook_type, hook_args, hook_runner.HookCall(stdin_text=stdin_text, config_path=config))

@@ -25,15 +25,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     install = actions.add_parser("install", help="install the hooks; an existing hook is kept and still runs")
     install.add_argument("--hooks", help=hooks_help)
     install.add_argument("--hooks-path", action="store_true", help="install into the directory named by core.hooksPath")
-    install.set_defaults(handler=lambda args: cmd_install(args.hooks, hooks_path=args.hooks_path, config=args.config))
+    install.set_defaults(handler=_install)
 
     uninstall = actions.add_parser("uninstall", help="remove appsync's hooks and restore the previous ones")
     uninstall.add_argument("--hooks", help=hooks_help)
-    uninstall.set_defaults(handler=lambda args: cmd_uninstall(args.hooks))
+    uninstall.set_defaults(handler=_uninstall)
 
     status = actions.add_parser("status", help="show which hooks are installed")
     add_json_option(status)
-    status.set_defaults(handler=lambda args: cmd_status(as_json=args.json))
+    status.set_defaults(handler=_status)
 
 
 def _default_install_hooks(loaded: LoadedConfig | None) -> tuple[str, ...]:
@@ -47,7 +47,8 @@ def _default_install_hooks(loaded: LoadedConfig | None) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def cmd_install(hooks: str | None, *, hooks_path: bool, config: str | None) -> int:
+def _install(args: argparse.Namespace) -> int:
+    hooks, hooks_path, config = args.hooks, args.hooks_path, args.config
     try:
         loaded: LoadedConfig | None = load_config(config)
     except ConfigError:
@@ -61,7 +62,8 @@ def cmd_install(hooks: str | None, *, hooks_path: bool, config: str | None) -> i
     return 0
 
 
-def cmd_uninstall(hooks: str | None) -> int:
+def _uninstall(args: argparse.Namespace) -> int:
+    hooks = args.hooks
     hook_types = hookscripts.parse_hook_types(hooks, hookscripts.HOOK_TYPES)
     location = hookscripts.locate(Path.cwd(), use_hooks_path=True)
     directories = [location]
@@ -77,7 +79,8 @@ def cmd_uninstall(hooks: str | None) -> int:
     return 0
 
 
-def cmd_status(*, as_json: bool) -> int:
+def _status(args: argparse.Namespace) -> int:
+    as_json = args.json
     location = hookscripts.locate(Path.cwd(), use_hooks_path=True)
     states = hookscripts.status(location)
     if as_json:

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 from structr_appsync.config import CONFIG_FILE_NAME, DEFAULT_PASSWORD_ENV, parse_config
-from structr_appsync.errors import EXIT_OK, RefusedError, UsageError
+from structr_appsync.errors import EXIT_OK, GitError, RefusedError, UsageError
 from structr_appsync.gitrepo import GitRepo
+from structr_appsync.workspace import open_repository
 
 GITIGNORE_LINES = ("# appsync: local state, never versioned", ".appsync/")
 
@@ -35,8 +36,10 @@ def _quote(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
-def render_config(*, url: str, user: str | None, export_dir: str, env: str, password_env: str, transfer: str) -> str:
-    """The text of a new appsync.toml."""
+def render_config(args: argparse.Namespace) -> str:
+    """The text of a new appsync.toml from the options of `appsync init`."""
+    url, user, export_dir, env = args.url, args.user, args.export_dir, args.env
+    password_env, transfer = args.password_env, args.transfer
     lines = [
         "# appsync configuration; reference: README.md, section Configuration",
         f"export_dir = {_quote(export_dir)}",
@@ -68,26 +71,22 @@ def _update_gitignore(root: Path) -> bool:
 
 def _handle(args: argparse.Namespace) -> int:
     here = Path.cwd()
-    root = GitRepo.find_root(here)
+    try:
+        root: Path | None = open_repository(here).root
+    except GitError:
+        root = None
     created_repo = root is None
     target_root = here if root is None else root
     config_path = Path(args.config).resolve() if args.config else target_root / CONFIG_FILE_NAME
     if config_path.exists() and not args.force:
         raise RefusedError(f"{config_path} already exists", hint="pass --force to overwrite it")
-    text = render_config(
-        url=args.url,
-        user=args.user,
-        export_dir=args.export_dir,
-        env=args.env,
-        password_env=args.password_env,
-        transfer=args.transfer,
-    )
+    text = render_config(args)
     try:
         parse_config(text, config_path)
     except ValueError as exc:
         raise UsageError(str(exc).replace(f"invalid config {config_path}: ", "invalid option: ")) from exc
     if created_repo:
-        GitRepo.init(target_root)
+        GitRepo.create(target_root)
     config_path.write_text(text, encoding="utf-8")
     _update_gitignore(target_root)
     print(f"wrote {config_path} (env {args.env}: {args.url}, export folder {args.export_dir}/)")

@@ -9,7 +9,7 @@ import time
 from structr_appsync.commands._shared import add_env_option, open_workspace
 from structr_appsync.errors import UsageError
 from structr_appsync.interrupts import stop_requests
-from structr_appsync.watch_session import WatchSession
+from structr_appsync.watch_session import WatchOptions, WatchSession
 
 _CHECK_SECONDS = 1.0
 
@@ -27,11 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="also export and commit server changes every MINUTES (default: [watch] export_interval_minutes)",
     )
     parser.add_argument("--no-export", action="store_true", help="never export, even if the config sets an interval")
-    parser.set_defaults(
-        handler=lambda args: cmd_watch(
-            args, env=args.env, debounce=args.debounce, export_every=args.export_every, no_export=args.no_export
-        )
-    )
+    parser.set_defaults(handler=_handle)
 
 
 def _say(message: str) -> None:
@@ -39,9 +35,8 @@ def _say(message: str) -> None:
     sys.stdout.flush()
 
 
-def cmd_watch(
-    args: argparse.Namespace, *, env: str | None, debounce: float | None, export_every: float | None, no_export: bool
-) -> int:
+def _handle(args: argparse.Namespace) -> int:
+    env, debounce, export_every, no_export = args.env, args.debounce, args.export_every, args.no_export
     ws = open_workspace(args)
     settings = ws.loaded.settings.watch
     env_name = ws.loaded.env_name(env or settings.env)
@@ -51,14 +46,12 @@ def cmd_watch(
     minutes = None if no_export else (export_every if export_every is not None else settings.export_interval_minutes)
     if minutes is not None and minutes <= 0:
         raise UsageError("--export-every must be positive")
-    session = WatchSession(
-        ws,
-        env_name,
-        report=_say,
+    options = WatchOptions(
         debounce=debounce_seconds,
         export_interval=minutes * 60 if minutes else None,
         allow_delete=settings.allow_delete,
     )
+    session = WatchSession(ws, env_name, _say, options)
     try:
         with stop_requests() as stop:
             session.start()
