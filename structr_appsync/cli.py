@@ -20,6 +20,7 @@ from structr_appsync.errors import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     AppsyncError,
+    CommandError,
     Interrupted,
 )
 
@@ -91,8 +92,20 @@ _LOCAL_IO_HINTS = {
 }
 
 
-def _report(error: AppsyncError) -> None:
+def _command_output(error: BaseException | None) -> str:
+    """The whole output of the failed command behind ``error`` (its cause chain), if a command failed."""
+    while error is not None:
+        if isinstance(error, CommandError):
+            return error.details
+        error = error.__cause__
+    return ""
+
+
+def _report(error: AppsyncError, *, verbose: bool = False) -> None:
     sys.stderr.write(f"appsync: error: {error}\n")
+    output = _command_output(error) if verbose else ""
+    if output:
+        sys.stderr.write(f"the command's output:\n{output}\n")
     if error.hint:
         sys.stderr.write(f"hint: {error.hint}\n")
 
@@ -116,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AppsyncError as error:
         if verbosity >= 1:
             traceback.print_exc()
-        _report(error)
+        _report(error, verbose=verbosity >= 1)
         return error.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("appsync: interrupted; nothing was left half-done\n")

@@ -142,6 +142,12 @@ class CommandError(AppsyncError):
         self.stdout = stdout
         self.stderr = stderr
 
+    @property
+    def details(self) -> str:
+        """The command's whole error output (stdout when stderr is empty), indented: what -v prints."""
+        text = (self.stderr or self.stdout).rstrip("\n")
+        return "\n".join(f"    {line}" for line in text.splitlines())
+
 
 class Interrupted(AppsyncError):
     """The run was interrupted by a signal; cleanup has run."""

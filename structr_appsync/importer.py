@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from structr_appsync import server, snapshots, transfer, wipes
+from structr_appsync import snapshots, transfer, wipes
 from structr_appsync.consent import ConsentRequest, require_consent
 from structr_appsync.errors import AppsyncError, DeploymentFailed, RefusedError, VerificationFailed
 from structr_appsync.gitrepo import GitRepo
@@ -308,7 +308,7 @@ def _upload(run: _Run, client: StructrClient, source: Materialized, *, wipe_mark
 def _delete_stale_files(client: StructrClient, stale: list[wipes.StaleFile]) -> None:
     # Deepest first; a folder's deletion also removes what is below it, so a later 404 is fine.
     for item in stale:
-        server.delete_node(client, "Folder" if item.is_folder else "File", item.node_id)
+        client.delete_node("Folder" if item.is_folder else "File", item.node_id)
     logger.info("removed %d files and folders that the ref does not have", len(stale))
 
 

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from structr_appsync import server, snapshots, wipes
+from structr_appsync import snapshots, wipes
 from structr_appsync.gitrepo import GitRepo
 from structr_appsync.materialize import Materialized
 from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree, structr_version_of
@@ -75,7 +75,7 @@ def build_plan(
             deletions["files"] = sorted(item.path + ("/" if item.is_folder else "") for item in stale)
         referenced = referenced_principals(ref_dir)
     with timer.step("principals", server=True):
-        existing = server.principal_kinds(client) if referenced else {}
+        existing = client.principal_kinds() if referenced else {}
     missing = missing_principals(referenced, existing, created=created_by_pre_deploy(ref_dir))
     plan = ImportPlan(
         summary=summary,

@@ -11,7 +11,6 @@ import json
 import logging
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -22,6 +21,7 @@ from structr_appsync import __version__
 from structr_appsync.config import LoadedConfig, Timeouts, resolve_password, resolve_user
 from structr_appsync.errors import AuthError, DeploymentFailed, ExportInvalid, ServerError, ServerUnavailable
 from structr_appsync.exporttree import extract_export_zip
+from structr_appsync.exportzip import zip_folder
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,10 @@ def _connection_problem(exc: requests.ConnectionError) -> str:
         if marker in text or marker in type(exc).__name__:
             return words
     return type(exc).__name__
+
+
+_PRINCIPAL_TYPES = ("User", "Group")
+_PRINCIPAL_PAGE_SIZE = 1000
 
 
 class StructrClient:
@@ -298,7 +302,7 @@ class StructrClient:
         """
         with tempfile.TemporaryDirectory(prefix="appsync-upload-") as tmp:
             zip_path = Path(tmp) / f"{EXPORT_NAME}.zip"
-            _zip_folder(export_dir, zip_path, top=EXPORT_NAME)
+            zip_folder(export_dir, zip_path, top=EXPORT_NAME)
             with zip_path.open("rb") as handle:
                 try:
                     response = self._request(
@@ -317,6 +321,57 @@ class StructrClient:
                         ) from exc
                     raise
             response.close()
+
+    # -- nodes the import checks or cleans up ------------------------------------------------------------------
+
+    def principal_kinds(self) -> dict[str, list[str]]:
+        """Return principal name -> the types holding it (e.g. ``["User"]``), from `GET /structr/rest/User`, `/Group`.
+
+        A name listed twice is ambiguous: Structr drops such owners and grantees on import (structr-api.md §3.5).
+
+        Raises:
+            ServerError: from the ServerError family, as for every request.
+        """
+        kinds: dict[str, list[str]] = {}
+        for type_name in _PRINCIPAL_TYPES:
+            page = 1
+            while True:
+                response = self._request(
+                    "GET",
+                    f"/structr/rest/{type_name}",
+                    params={"_page": page, "_pageSize": _PRINCIPAL_PAGE_SIZE},
+                    headers={"Accept": "application/json; properties=id,type,name"},
+                )
+                try:
+                    body = response.json()
+                except ValueError as exc:
+                    raise ServerError(f"/structr/rest/{type_name} did not return JSON", url=self.url) from exc
+                finally:
+                    response.close()
+                result = body.get("result") if isinstance(body, dict) else None
+                items = result if isinstance(result, list) else []
+                for item in items:
+                    if isinstance(item, dict) and isinstance(item.get("name"), str):
+                        kinds.setdefault(item["name"], []).append(type_name)
+                if len(items) < _PRINCIPAL_PAGE_SIZE:
+                    break
+                page += 1
+        return kinds
+
+
+    def delete_node(self, type_name: str, node_id: str) -> bool:
+        """Delete one node with `DELETE /structr/rest/<type>/<uuid>`; return False when it is already gone (404).
+
+        Raises:
+            ServerError: from the ServerError family for any other failure.
+        """
+        try:
+            self._request("DELETE", f"/structr/rest/{type_name}/{node_id}").close()
+        except ServerError as exc:
+            if type(exc) is ServerError and exc.status == 404:
+                return False
+            raise
+        return True
 
     # -- path transfer (maintenance/deploy) -----------------------------------------------------------------
 
@@ -362,107 +417,6 @@ class StructrClient:
         if extend:
             body["extendExistingApp"] = "true"
         self._maintenance(MAINTENANCE_DEPLOY, body)
-
-    def deploy_data_import_from(self, server_path: str) -> None:
-        """Import a data deployment from an absolute server directory (`maintenance/deployData`)."""
-        self._maintenance(MAINTENANCE_DEPLOY_DATA, {"mode": "import", "source": server_path})
-
-
-# Files in these formats are compressed already: deflating them again costs CPU time and saves nothing.
-_STORED_SUFFIXES = frozenset(
-    [
-        ".jpg",
-        ".jpeg",
-        ".png",
-        ".gif",
-        ".webp",
-        ".avif",
-        ".ico",
-        ".woff",
-        ".woff2",
-        ".zip",
-        ".gz",
-        ".tgz",
-        ".bz2",
-        ".xz",
-        ".7z",
-        ".mp3",
-        ".mp4",
-        ".m4a",
-        ".webm",
-        ".ogg",
-        ".pdf",
-    ]
-)
-
-
-def _zip_folder(folder: Path, zip_path: Path, *, top: str) -> None:
-    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        archive.writestr(f"{top}/", b"")
-        for path in sorted(folder.rglob("*")):
-            relative = path.relative_to(folder).as_posix()
-            if path.is_dir():
-                archive.writestr(f"{top}/{relative}/", b"")
-            elif path.suffix.lower() in _STORED_SUFFIXES:
-                archive.write(path, f"{top}/{relative}", compress_type=zipfile.ZIP_STORED)
-            else:
-                archive.write(path, f"{top}/{relative}")
-
-
-# -- principals (added by the import engineer for importer's missing-principal check) ---------------------------
-
-_PRINCIPAL_TYPES = ("User", "Group")
-_PRINCIPAL_PAGE_SIZE = 1000
-
-
-def principal_kinds(client: StructrClient) -> dict[str, list[str]]:
-    """Return principal name -> the types holding it (e.g. ``["User"]``), from `GET /structr/rest/User` and `/Group`.
-
-    A name listed twice is ambiguous: Structr drops such owners and grantees on import (structr-api.md §3.5).
-
-    Raises:
-        ServerError: from the ServerError family, as for every request.
-    """
-    kinds: dict[str, list[str]] = {}
-    for type_name in _PRINCIPAL_TYPES:
-        page = 1
-        while True:
-            response = client._request(
-                "GET",
-                f"/structr/rest/{type_name}",
-                params={"_page": page, "_pageSize": _PRINCIPAL_PAGE_SIZE},
-                headers={"Accept": "application/json; properties=id,type,name"},
-            )
-            try:
-                body = response.json()
-            except ValueError as exc:
-                raise ServerError(f"/structr/rest/{type_name} did not return JSON", url=client.url) from exc
-            finally:
-                response.close()
-            result = body.get("result") if isinstance(body, dict) else None
-            items = result if isinstance(result, list) else []
-            for item in items:
-                if isinstance(item, dict) and isinstance(item.get("name"), str):
-                    kinds.setdefault(item["name"], []).append(type_name)
-            if len(items) < _PRINCIPAL_PAGE_SIZE:
-                break
-            page += 1
-    return kinds
-
-
-def delete_node(client: StructrClient, type_name: str, node_id: str) -> bool:
-    """Delete one node with `DELETE /structr/rest/<type>/<uuid>`; return False when it is already gone (404).
-
-    Raises:
-        ServerError: from the ServerError family for any other failure.
-    """
-    try:
-        client._request("DELETE", f"/structr/rest/{type_name}/{node_id}").close()
-    except ServerError as exc:
-        if type(exc) is ServerError and exc.status == 404:
-            return False
-        raise
-    return True
 
 
 # -- plain HTTP for the backup runner ---------------------------------------------------------------------

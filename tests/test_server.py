@@ -110,14 +110,14 @@ def test_v5_import_precondition_422_is_a_deployment_failure(tmp_path: Path, emul
 def test_upload_zip_stores_compressed_formats_and_deflates_text(tmp_path: Path) -> None:
     import zipfile
 
-    from structr_appsync.server import _zip_folder
+    from structr_appsync.exportzip import zip_folder
 
     folder = tmp_path / "webapp"
     (folder / "files").mkdir(parents=True)
     (folder / "files" / "photo.JPG").write_bytes(b"\xff\xd8" + bytes(range(256)) * 40)
     (folder / "files" / "site.css").write_text("body { color: red; }\n" * 200)
     zip_path = tmp_path / "upload.zip"
-    _zip_folder(folder, zip_path, top="webapp")
+    zip_folder(folder, zip_path, top="webapp")
     with zipfile.ZipFile(zip_path) as archive:
         kinds = {info.filename: info.compress_type for info in archive.infolist()}
         assert archive.read("webapp/files/photo.JPG") == (folder / "files" / "photo.JPG").read_bytes()

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import requests
 
-from structr_appsync import exporter, importer, server
+from structr_appsync import exporter, exportzip, importer
 from structr_appsync.config import load_config
 from structr_appsync.workspace import Workspace
 from tests.bench.bench_export import generate_export, new_repo, zip_folder
@@ -75,7 +75,7 @@ def client_zip_seconds(repo: Path, ref: str, scratch: Path) -> tuple[float, floa
     shutil.copytree(scratch / "wt" / "webapp", folder)
     subprocess.run(["git", "worktree", "remove", "--force", str(scratch / "wt")], cwd=repo, check=True)
     started = time.perf_counter()
-    server._zip_folder(folder, scratch / "zipwork.zip", top="webapp")
+    exportzip.zip_folder(folder, scratch / "zipwork.zip", top="webapp")
     zipping = time.perf_counter() - started
     started = time.perf_counter()
     shutil.unpack_archive(scratch / "zipwork.zip", scratch / "unzipped")
