@@ -21,7 +21,7 @@ from structr_appsync.errors import GitError
 from structr_appsync.gitrepo import GitRepo
 from structr_appsync.interrupts import signals_deferred
 from structr_appsync.lock import HeldLock, flock_held
-from structr_appsync.scratch import Scratch, scratch_dir
+from structr_appsync.tempdirs import Scratch, scratch_dir
 
 logger = logging.getLogger(__name__)
 

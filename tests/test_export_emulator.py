@@ -430,7 +430,7 @@ def test_stage_mode_updates_and_stages_without_committing(
 ) -> None:
     """What the pre-commit hook uses: the export lands in the index of the commit being made."""
     from structr_appsync.config import load_config
-    from structr_appsync.exporter import ExportOptions, export_app
+    from structr_appsync.sync.exporter import ExportOptions, export_app
     from structr_appsync.workspace import Workspace
 
     root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)

@@ -411,7 +411,7 @@ def test_when_even_the_undo_fails_the_users_files_are_kept_not_deleted(
 def test_apply_changes_undoes_a_file_whose_replacement_could_not_be_placed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from structr_appsync.worktree import apply_changes
+    from structr_appsync.sync.worktree import apply_changes
 
     target, new, backup = tmp_path / "webapp", tmp_path / "new", tmp_path / "backup"
     for folder, files in (
@@ -464,7 +464,7 @@ def test_a_swap_that_fails_halfway_puts_the_users_folder_back(
 def test_a_full_disk_after_the_upload_still_names_the_rollback_ref(
     tmp_path: Path, meetdown_emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from structr_appsync import importer
+    from structr_appsync.sync import importer
 
     root = make_export_repo(tmp_path, meetdown_emulator, monkeypatch)
     assert run_cli("export", cwd=root).code == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from structr_appsync.worktree import apply_changes, swap_in
+from structr_appsync.sync.worktree import apply_changes, swap_in
 
 
 def write(root: Path, files: dict[str, str]) -> None:

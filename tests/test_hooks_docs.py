@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from structr_appsync.config import HookConfig, WatchConfig
-from structr_appsync.hookscripts import HOOK_TYPES
+from structr_appsync.sync.hook_install import HOOK_TYPES
 from tests.helpers import run_cli
 from tests.paths import REPO_ROOT
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from structr_appsync import hookscripts
 from structr_appsync.errors import HookError
+from structr_appsync.sync import hook_install
 from tests.helpers import run_cli
 from tests.hookutil import git, hook_env, init_repo, write_executable
 
@@ -37,15 +37,15 @@ def test_install_writes_marked_executable_shims_with_the_interpreter(repo: Path)
         shim = hooks_dir(repo) / name
         text = shim.read_text()
         assert text.startswith("#!/bin/sh\n")
-        assert hookscripts.HOOK_ID in text
-        assert f"# appsync-hook-version: {hookscripts.SHIM_VERSION}" in text
+        assert hook_install.HOOK_ID in text
+        assert f"# appsync-hook-version: {hook_install.SHIM_VERSION}" in text
         assert f"HOOK_TYPE={name}\n" in text
         assert f"APPSYNC_PYTHON={sys.executable}\n" in text
         assert shim.stat().st_mode & stat.S_IXUSR
     assert not (hooks_dir(repo) / "pre-push").exists()
-    states = {s.hook_type: s.state for s in hookscripts.status(hookscripts.locate(repo, use_hooks_path=False))}
-    assert states["pre-commit"] is hookscripts.HookState.CURRENT
-    assert states["pre-push"] is hookscripts.HookState.ABSENT
+    states = {s.hook_type: s.state for s in hook_install.status(hook_install.locate(repo, use_hooks_path=False))}
+    assert states["pre-commit"] is hook_install.HookState.CURRENT
+    assert states["pre-push"] is hook_install.HookState.ABSENT
 
 
 def test_default_install_is_pre_commit_and_pre_push_plus_enabled_post_hooks(repo: Path) -> None:
@@ -63,7 +63,7 @@ def test_foreign_hook_is_kept_still_runs_and_comes_back_on_uninstall(repo: Path)
     legacy = hooks_dir(repo) / "pre-commit.legacy"
     assert legacy.read_bytes() == original_bytes
     assert stat.S_IMODE(legacy.stat().st_mode) == 0o750
-    assert hookscripts.HOOK_ID in original.read_text()
+    assert hook_install.HOOK_ID in original.read_text()
 
     # appsync's own part is skipped here; the foreign hook must run all the same, through real `git commit`.
     git(repo, "commit", "-q", "--allow-empty", "-m", "one", env=hook_env({"APPSYNC_SKIP": "1"}))
@@ -111,8 +111,8 @@ def test_recursion_guard_skips_appsync_but_not_the_foreign_hook(repo: Path, tmp_
     marker = tmp_path / "appsync-called"
     fake_bin = tmp_path / "bin"
     write_executable(fake_bin / "appsync", f'#!/bin/sh\necho "$@" >> {marker}\n')
-    location = hookscripts.locate(repo, use_hooks_path=False)
-    hookscripts.install(location, ["pre-commit"], python="/nonexistent/python3")
+    location = hook_install.locate(repo, use_hooks_path=False)
+    hook_install.install(location, ["pre-commit"], python="/nonexistent/python3")
     env = hook_env({"PATH": f"{fake_bin}:/usr/bin:/bin", "APPSYNC_HOOK_ACTIVE": "1"})
     git(repo, "commit", "-q", "--allow-empty", "-m", "by appsync", env=env)
     assert len(foreign_log(repo)) == 1
@@ -123,9 +123,9 @@ def test_missing_interpreter_falls_back_to_appsync_on_path(repo: Path, tmp_path:
     marker = tmp_path / "appsync-called"
     fake_bin = tmp_path / "bin"
     write_executable(fake_bin / "appsync", f'#!/bin/sh\necho "$@" >> {marker}\n')
-    location = hookscripts.locate(repo, use_hooks_path=False)
-    hookscripts.install(location, ["pre-commit", "post-checkout"], python="/nonexistent/python3")
-    states = {s.hook_type: s for s in hookscripts.status(location)}
+    location = hook_install.locate(repo, use_hooks_path=False)
+    hook_install.install(location, ["pre-commit", "post-checkout"], python="/nonexistent/python3")
+    states = {s.hook_type: s for s in hook_install.status(location)}
     assert states["pre-commit"].interpreter == "/nonexistent/python3"
     assert not states["pre-commit"].interpreter_ok
     git(repo, "commit", "-q", "--allow-empty", "-m", "x", env=hook_env({"PATH": f"{fake_bin}:/usr/bin:/bin"}))
@@ -133,8 +133,8 @@ def test_missing_interpreter_falls_back_to_appsync_on_path(repo: Path, tmp_path:
 
 
 def test_no_interpreter_and_no_appsync_gives_one_line_error(repo: Path) -> None:
-    location = hookscripts.locate(repo, use_hooks_path=False)
-    hookscripts.install(location, ["pre-commit", "post-checkout"], python="/nonexistent/python3")
+    location = hook_install.locate(repo, use_hooks_path=False)
+    hook_install.install(location, ["pre-commit", "post-checkout"], python="/nonexistent/python3")
     env = hook_env({"PATH": "/usr/bin:/bin"})
     result = git(repo, "commit", "--allow-empty", "-m", "x", env=env, check=False)
     assert result.returncode == 1
@@ -156,8 +156,8 @@ def test_pre_push_refs_reach_both_the_foreign_hook_and_appsync(repo: Path, tmp_p
     write_executable(hooks_dir(repo) / "pre-push", f"#!/bin/sh\ncat > {legacy_seen}\n")
     fake_bin = tmp_path / "bin"
     write_executable(fake_bin / "appsync", f'#!/bin/sh\necho "$@" > {ours_seen}.args\ncat > {ours_seen}\n')
-    location = hookscripts.locate(repo, use_hooks_path=False)
-    hookscripts.install(location, ["pre-push"], python="/nonexistent/python3")
+    location = hook_install.locate(repo, use_hooks_path=False)
+    hook_install.install(location, ["pre-push"], python="/nonexistent/python3")
     git(repo, "push", "-q", "origin", "main", env=hook_env({"PATH": f"{fake_bin}:/usr/bin:/bin"}))
     head = git(repo, "rev-parse", "HEAD").stdout.strip()
     assert head in legacy_seen.read_text()
@@ -166,25 +166,25 @@ def test_pre_push_refs_reach_both_the_foreign_hook_and_appsync(repo: Path, tmp_p
 
 
 def test_older_appsync_shims_are_upgraded_in_place(repo: Path) -> None:
-    old_versioned = hookscripts.render("pre-commit", sys.executable).replace(
-        f"# appsync-hook-version: {hookscripts.SHIM_VERSION}", "# appsync-hook-version: 0"
+    old_versioned = hook_install.render("pre-commit", sys.executable).replace(
+        f"# appsync-hook-version: {hook_install.SHIM_VERSION}", "# appsync-hook-version: 0"
     )
     write_executable(hooks_dir(repo) / "pre-commit", old_versioned)
-    write_executable(hooks_dir(repo) / "pre-push", f"#!/bin/sh\n{hookscripts.PRIOR_IDS[0]}\nexec appsync x\n")
-    location = hookscripts.locate(repo, use_hooks_path=False)
-    states = {s.hook_type: s for s in hookscripts.status(location)}
-    assert states["pre-commit"].state is hookscripts.HookState.OUTDATED
+    write_executable(hooks_dir(repo) / "pre-push", f"#!/bin/sh\n{hook_install.PRIOR_IDS[0]}\nexec appsync x\n")
+    location = hook_install.locate(repo, use_hooks_path=False)
+    states = {s.hook_type: s for s in hook_install.status(location)}
+    assert states["pre-commit"].state is hook_install.HookState.OUTDATED
     assert states["pre-commit"].version == 0
-    assert states["pre-push"].state is hookscripts.HookState.OUTDATED
+    assert states["pre-push"].state is hook_install.HookState.OUTDATED
 
     result = run_cli("hooks", "install", cwd=repo)
     assert result.code == 0
     assert "pre-commit: upgraded from version 0" in result.out
     assert not (hooks_dir(repo) / "pre-commit.legacy").exists()
     assert not (hooks_dir(repo) / "pre-push.legacy").exists()
-    states = {s.hook_type: s for s in hookscripts.status(location)}
-    assert states["pre-commit"].state is hookscripts.HookState.CURRENT
-    assert states["pre-push"].state is hookscripts.HookState.CURRENT
+    states = {s.hook_type: s for s in hook_install.status(location)}
+    assert states["pre-commit"].state is hook_install.HookState.CURRENT
+    assert states["pre-push"].state is hook_install.HookState.CURRENT
 
 
 def test_core_hooks_path_is_refused_with_a_hint_unless_asked(repo: Path) -> None:
@@ -198,7 +198,7 @@ def test_core_hooks_path_is_refused_with_a_hint_unless_asked(repo: Path) -> None
     accepted = run_cli("hooks", "install", "--hooks-path", "--hooks", "pre-commit", cwd=repo)
     assert accepted.code == 0, accepted.err
     installed = repo / ".husky" / "_" / "pre-commit"
-    assert hookscripts.HOOK_ID in installed.read_text()
+    assert hook_install.HOOK_ID in installed.read_text()
     # git really runs it from there: without a config the commit fails with appsync's message.
     result = git(repo, "commit", "--allow-empty", "-m", "x", check=False)
     assert "appsync pre-commit: no appsync.toml" in result.stderr
@@ -217,7 +217,7 @@ def test_foreign_hook_and_legacy_file_together_are_refused(repo: Path) -> None:
     write_executable(hooks_dir(repo) / "pre-commit", FOREIGN)
     write_executable(hooks_dir(repo) / "pre-commit.legacy", "#!/bin/sh\nexit 0\n")
     with pytest.raises(HookError, match=r"pre-commit\.legacy already exists"):
-        hookscripts.install(hookscripts.locate(repo, use_hooks_path=False), ["pre-commit"])
+        hook_install.install(hook_install.locate(repo, use_hooks_path=False), ["pre-commit"])
     assert (hooks_dir(repo) / "pre-commit").read_text() == FOREIGN
 
 
@@ -257,9 +257,9 @@ def test_hook_run_is_hidden_from_help() -> None:
 
 
 def test_template_is_found_from_the_source_tree() -> None:
-    text = hookscripts.render("post-checkout", "/opt/py/bin/python3")
+    text = hook_install.render("post-checkout", "/opt/py/bin/python3")
     assert "APPSYNC_PYTHON=/opt/py/bin/python3\n" in text
-    quoted = hookscripts.render("post-checkout", "/opt/my py/bin/python3")
+    quoted = hook_install.render("post-checkout", "/opt/my py/bin/python3")
     assert "APPSYNC_PYTHON='/opt/my py/bin/python3'\n" in quoted
 
 

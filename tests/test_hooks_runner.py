@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from structr_appsync import hook_runner, hookscripts
 from structr_appsync.errors import EXIT_UNREACHABLE
+from structr_appsync.sync import hook_install, hook_runner
 from tests.hookutil import git, hook_env, init_repo
 
 UNREACHABLE = '[env.dev]\nurl = "http://127.0.0.1:9"\n'
@@ -115,7 +115,7 @@ def test_post_checkout_never_imports_when_an_apply_rebase_starts(repo: Path) -> 
     git(repo, "add", "other.txt", "webapp")
     git(repo, "commit", "-q", "-m", "main export", env=quiet)
     git(repo, "checkout", "-q", "feature", env=quiet)
-    hookscripts.install(hookscripts.locate(repo, use_hooks_path=False), ["post-checkout"], python=sys.executable)
+    hook_install.install(hook_install.locate(repo, use_hooks_path=False), ["post-checkout"], python=sys.executable)
 
     # A branch switch tries to import (and warns: the server is unreachable) -- so the check below can fail.
     switched = git(repo, "checkout", "-q", "main")

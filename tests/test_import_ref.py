@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from structr_appsync import importer, snapshots
 from structr_appsync.config import LoadedConfig, load_config
 from structr_appsync.errors import EXIT_REFUSED, EXIT_SERVER, EXIT_UNREACHABLE, EXIT_USAGE, AppsyncError
 from structr_appsync.gitrepo import GitRepo
-from structr_appsync.normalize import normalize_tree
-from structr_appsync.plan import ImportPlan
+from structr_appsync.sync import export_trees, importer
+from structr_appsync.sync.import_plan import ImportPlan
+from structr_appsync.sync.normalize import normalize_tree
 from structr_appsync.workspace import Workspace
 from tests.helpers import CliResult, run_cli
 from tests.paths import FIXTURES
@@ -70,7 +70,7 @@ class Project:
         self._exports += 1
         folder = self.envs[env].export_dir(self.scratch / f"check-{self._exports}")
         normalize_tree(folder, self.loaded.settings.normalize)
-        return snapshots.hash_export(GitRepo.open(self.root), folder)
+        return export_trees.hash_export(GitRepo.open(self.root), folder)
 
     def refs(self, prefix: str) -> list[str]:
         return GitRepo.open(self.root).list_refs(prefix)

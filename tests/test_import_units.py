@@ -9,19 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from structr_appsync import snapshots, wipes
-from structr_appsync.consent import ConsentRequest, require_consent
 from structr_appsync.errors import RefNotFound, RefusedError
 from structr_appsync.gitrepo import GitRepo
-from structr_appsync.materialize import prepare
-from structr_appsync.plan import version_problem
-from structr_appsync.principals import (
+from structr_appsync.sync import export_trees, import_effects
+from structr_appsync.sync.import_consent import ConsentRequest, require_consent
+from structr_appsync.sync.import_plan import version_problem
+from structr_appsync.sync.import_source import prepare
+from structr_appsync.sync.principals import (
     created_by_pre_deploy,
     missing_principals,
     pre_deploy_hint,
     referenced_principals,
 )
-from structr_appsync.timing import StepTimer
+from structr_appsync.sync.timing import StepTimer
 from tests.paths import FIXTURES
 
 DELETES = {"pages": ["about"]}
@@ -134,7 +134,7 @@ def test_missing_and_ambiguous_principals(tmp_path: Path) -> None:
 def test_effects_spell_out_wipes(tmp_path: Path) -> None:
     export = tmp_path / "meetdown"
     shutil.copytree(FIXTURES / "meetdown", export)
-    effects = wipes.import_effects(export, with_data=False)
+    effects = import_effects.import_effects(export, with_data=False)
     assert effects[0].startswith("pages, components and templates: all wiped")
     assert any(line.startswith("schema: all types") for line in effects)
     assert "resource access grants: all replaced" in effects
@@ -142,17 +142,17 @@ def test_effects_spell_out_wipes(tmp_path: Path) -> None:
 
 
 def test_wipe_marker_only_when_ref_has_no_dom_and_server_has(tmp_path: Path) -> None:
-    assert wipes.needs_wipe_marker(FIXTURES / "react-todo-demo", FIXTURES / "meetdown")
-    assert not wipes.needs_wipe_marker(FIXTURES / "meetdown", FIXTURES / "react-todo-demo")
-    assert not wipes.needs_wipe_marker(FIXTURES / "react-todo-demo", FIXTURES / "react-todo-demo")
+    assert import_effects.needs_wipe_marker(FIXTURES / "react-todo-demo", FIXTURES / "meetdown")
+    assert not import_effects.needs_wipe_marker(FIXTURES / "meetdown", FIXTURES / "react-todo-demo")
+    assert not import_effects.needs_wipe_marker(FIXTURES / "react-todo-demo", FIXTURES / "react-todo-demo")
     export = tmp_path / "app"
     shutil.copytree(FIXTURES / "react-todo-demo", export)
     original = (export / "templates.json").read_bytes()
-    wipes.add_wipe_marker(export)
-    assert wipes.dom_entry_count(export) == 1
-    assert all((export / kind).is_dir() for kind in wipes.DOM_KINDS)
+    import_effects.add_wipe_marker(export)
+    assert import_effects.dom_entry_count(export) == 1
+    assert all((export / kind).is_dir() for kind in import_effects.DOM_KINDS)
     assert not list((export / "templates").glob("*.html"))  # nothing to create, only the wipe
-    wipes.remove_wipe_marker(export, original)
+    import_effects.remove_wipe_marker(export, original)
     assert (export / "templates.json").read_bytes() == original
 
 
@@ -205,7 +205,7 @@ def _tree(repo: GitRepo, folder: Path, files: dict[str, str]) -> str:
         target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
-    return snapshots.hash_export(repo, folder)
+    return export_trees.hash_export(repo, folder)
 
 
 def test_import_difference_ignores_what_structr_writes_itself(tmp_path: Path) -> None:
@@ -236,10 +236,10 @@ def test_import_difference_ignores_what_structr_writes_itself(tmp_path: Path) ->
             "pages/home.html": "<html></html>",
         },
     )
-    assert snapshots.import_difference(repo, expected, actual).is_empty
+    assert export_trees.import_difference(repo, expected, actual).is_empty
     (tmp_path / "server" / "pages" / "home.html").write_text("<html><body>edited</body></html>")
-    changed = snapshots.hash_export(repo, tmp_path / "server")
-    assert snapshots.import_difference(repo, expected, changed).lines() == ["Page: 1 changed (home)"]
+    changed = export_trees.hash_export(repo, tmp_path / "server")
+    assert export_trees.import_difference(repo, expected, changed).lines() == ["Page: 1 changed (home)"]
 
 
 def test_empty_dom_folders_hash_like_committed_exports(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 from structr_appsync.config import NormalizeConfig
-from structr_appsync.normalize import (
+from structr_appsync.sync.normalize import (
     dump_compact_list,
     dump_pretty,
     normalize_deployment_conf,

@@ -4,7 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
-from structr_appsync.summary import compare_trees, file_changes, summarize_changes
+from structr_appsync.sync.summary import compare_trees, file_changes, summarize_changes
 from tests.paths import FIXTURES
 
 MEETDOWN_PAGES = [

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from structr_appsync.config import AppsyncConfig, EnvConfig, LoadedConfig
-from structr_appsync.debounce import Debouncer, Periodic
 from structr_appsync.errors import RefusedError, ServerUnavailable
-from structr_appsync.watch_session import WatchOptions, WatchSession, invalid_json
-from structr_appsync.watcher import FolderWatcher, changed_paths, is_ignored, tree_state
+from structr_appsync.sync.debounce import Debouncer, Periodic
+from structr_appsync.sync.watch_session import WatchOptions, WatchSession, invalid_json
+from structr_appsync.sync.watcher import FolderWatcher, changed_paths, is_ignored, tree_state
 from structr_appsync.workspace import Workspace
 from tests.hookutil import git, hook_env, init_repo
 

@@ -7,7 +7,7 @@ import sys
 
 from structr_appsync.commands._shared import add_env_option, open_workspace
 from structr_appsync.errors import EXIT_FAILED, EXIT_OK
-from structr_appsync.exporter import check_status
+from structr_appsync.sync.exporter import check_status
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

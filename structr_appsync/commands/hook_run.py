@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from structr_appsync import hook_runner, hookscripts
+from structr_appsync.sync import hook_install, hook_runner
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # No help= at all keeps it out of `appsync --help` (help=SUPPRESS prints "==SUPPRESS==" on Python 3.11):
     # users never call it themselves.
     parser = subparsers.add_parser("hook-run", description="Run the appsync part of an installed git hook.")
-    parser.add_argument("hook_type", choices=hookscripts.HOOK_TYPES)
+    parser.add_argument("hook_type", choices=hook_install.HOOK_TYPES)
     parser.add_argument("hook_args", nargs=argparse.REMAINDER)
     parser.set_defaults(handler=_handle)
 

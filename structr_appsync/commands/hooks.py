@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from structr_appsync import hookscripts
 from structr_appsync.commands._shared import add_json_option, print_json
 from structr_appsync.config import LoadedConfig, load_config
 from structr_appsync.errors import ConfigError
+from structr_appsync.sync import hook_install
 from structr_appsync.workspace import CONFIG_GIT_KEY, open_repository, remember_config
 
 BASE_HOOKS = ("pre-commit", "pre-push")
@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("hooks", help="install, remove or inspect appsync's git hooks")
     actions = parser.add_subparsers(dest="hooks_action", metavar="ACTION", required=True)
     hooks_help = (
-        "comma-separated hooks out of " + ", ".join(hookscripts.HOOK_TYPES) + " or 'all' "
+        "comma-separated hooks out of " + ", ".join(hook_install.HOOK_TYPES) + " or 'all' "
         "(install default: pre-commit, pre-push and the post-* hooks enabled in appsync.toml; others: all)"
     )
 
@@ -53,9 +53,9 @@ def _install(args: argparse.Namespace) -> int:
         loaded: LoadedConfig | None = load_config(config)
     except ConfigError:
         loaded = None
-    hook_types = hookscripts.parse_hook_types(hooks, _default_install_hooks(loaded) if not hooks else ())
-    location = hookscripts.locate(Path.cwd(), use_hooks_path=hooks_path)
-    for change in hookscripts.install(location, hook_types):
+    hook_types = hook_install.parse_hook_types(hooks, _default_install_hooks(loaded) if not hooks else ())
+    location = hook_install.locate(Path.cwd(), use_hooks_path=hooks_path)
+    for change in hook_install.install(location, hook_types):
         print(f"{change.hook_type}: {change.action} ({change.path})")
     if loaded is not None and remember_config(open_repository(location.work_tree), loaded.path):
         print(f"the hooks use {loaded.path} (recorded as git config {CONFIG_GIT_KEY})")
@@ -64,16 +64,16 @@ def _install(args: argparse.Namespace) -> int:
 
 def _uninstall(args: argparse.Namespace) -> int:
     hooks = args.hooks
-    hook_types = hookscripts.parse_hook_types(hooks, hookscripts.HOOK_TYPES)
-    location = hookscripts.locate(Path.cwd(), use_hooks_path=True)
+    hook_types = hook_install.parse_hook_types(hooks, hook_install.HOOK_TYPES)
+    location = hook_install.locate(Path.cwd(), use_hooks_path=True)
     directories = [location]
     if location.uses_hooks_path:
         # Hooks installed before core.hooksPath was set still sit in the default directory.
         directories.append(
-            hookscripts.HookLocation(location.default_dir, location.default_dir, None, location.work_tree)
+            hook_install.HookLocation(location.default_dir, location.default_dir, None, location.work_tree)
         )
     for where in directories:
-        for change in hookscripts.uninstall(where, hook_types):
+        for change in hook_install.uninstall(where, hook_types):
             if change.action != "not installed" or where is location:
                 print(f"{change.hook_type}: {change.action} ({change.path})")
     return 0
@@ -81,8 +81,8 @@ def _uninstall(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     as_json = args.json
-    location = hookscripts.locate(Path.cwd(), use_hooks_path=True)
-    states = hookscripts.status(location)
+    location = hook_install.locate(Path.cwd(), use_hooks_path=True)
+    states = hook_install.status(location)
     if as_json:
         print_json(
             {
@@ -97,7 +97,7 @@ def _status(args: argparse.Namespace) -> int:
         print(f"(core.hooksPath = {location.hooks_path_setting}; git ignores {location.default_dir})")
     for state in states:
         line = f"{state.hook_type}: {state.state.value}"
-        if state.version is not None and state.state is not hookscripts.HookState.FOREIGN:
+        if state.version is not None and state.state is not hook_install.HookState.FOREIGN:
             line += f" (version {state.version})"
         if state.legacy is not None:
             line += f", chains to {state.legacy.name}"

@@ -6,12 +6,12 @@ import argparse
 import sys
 from typing import Any
 
-from structr_appsync import importer
 from structr_appsync.commands._shared import add_env_option, add_json_option, open_workspace, print_json
-from structr_appsync.consent import describe_deletions
 from structr_appsync.errors import EXIT_OK
-from structr_appsync.plan import ImportPlan
-from structr_appsync.principals import pre_deploy_hint
+from structr_appsync.sync import importer
+from structr_appsync.sync.import_consent import describe_deletions
+from structr_appsync.sync.import_plan import ImportPlan
+from structr_appsync.sync.principals import pre_deploy_hint
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

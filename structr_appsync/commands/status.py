@@ -6,7 +6,7 @@ import argparse
 
 from structr_appsync.commands._shared import add_env_option, add_json_option, open_workspace, print_json
 from structr_appsync.errors import EXIT_FAILED, EXIT_OK
-from structr_appsync.exporter import check_status
+from structr_appsync.sync.exporter import check_status
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

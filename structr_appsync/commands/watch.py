@@ -9,7 +9,7 @@ import time
 from structr_appsync.commands._shared import add_env_option, open_workspace
 from structr_appsync.errors import UsageError
 from structr_appsync.interrupts import stop_requests
-from structr_appsync.watch_session import WatchOptions, WatchSession
+from structr_appsync.sync.watch_session import WatchOptions, WatchSession
 
 _CHECK_SECONDS = 1.0
 

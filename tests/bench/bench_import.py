@@ -27,8 +27,9 @@ from pathlib import Path
 
 import requests
 
-from structr_appsync import exporter, exportzip, importer
+from structr_appsync import exportzip
 from structr_appsync.config import load_config
+from structr_appsync.sync import exporter, importer
 from structr_appsync.workspace import Workspace
 from tests.bench.bench_export import generate_export, new_repo, zip_folder
 from tests.structr_emulator.harness import ADMIN, Emulator, running_emulator

@@ -7,19 +7,19 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from structr_appsync import snapshots, wipes
 from structr_appsync.gitrepo import GitRepo
-from structr_appsync.materialize import Materialized
-from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree, structr_version_of
-from structr_appsync.principals import (
+from structr_appsync.server import StructrClient
+from structr_appsync.sync import export_trees, import_effects
+from structr_appsync.sync.import_source import Materialized
+from structr_appsync.sync.normalize import DEPLOYMENT_CONF, normalize_tree, structr_version_of
+from structr_appsync.sync.principals import (
     MissingPrincipal,
     created_by_pre_deploy,
     missing_principals,
     referenced_principals,
 )
-from structr_appsync.server import StructrClient
-from structr_appsync.summary import ChangeSummary
-from structr_appsync.timing import StepTimer
+from structr_appsync.sync.summary import ChangeSummary
+from structr_appsync.sync.timing import StepTimer
 from structr_appsync.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class ImportPlan:
     missing_principals: list[MissingPrincipal]
     uncommitted: ChangeSummary | None  # server changes in no commit, None when the server is sealed
     wipe_marker: bool  # appsync turns Structr's DOM wipe on (the ref has no pages, the server has)
-    stale_files: list[wipes.StaleFile]  # files and folders appsync deletes after the import (Structr keeps them)
+    stale_files: list[import_effects.StaleFile]  # what appsync deletes after the import (Structr keeps it)
     version_problem: str | None = None  # the ref comes from a newer Structr, which this server refuses
 
     @property
@@ -64,13 +64,13 @@ def build_plan(
     with timer.step("normalize"):
         normalize_tree(live_dir, loaded.settings.normalize, previous=_previous_conf(context, last_tree, ref_dir))
     with timer.step("hash_live"):
-        live_tree = snapshots.hash_export(repo, live_dir)
+        live_tree = export_trees.hash_export(repo, live_dir)
     with timer.step("plan"):
-        summary = snapshots.import_difference(repo, live_tree, ref_tree)
+        summary = export_trees.import_difference(repo, live_tree, ref_tree)
         uncommitted = _uncommitted(repo, last_tree, live_tree, live_dir)
-        wipe_marker = wipes.needs_wipe_marker(ref_dir, live_dir)
+        wipe_marker = import_effects.needs_wipe_marker(ref_dir, live_dir)
         deletions = {category: list(names) for category, names in summary.deletions.items() if names}
-        stale = wipes.stale_files(ref_dir, live_dir)
+        stale = import_effects.stale_files(ref_dir, live_dir)
         if stale:
             deletions["files"] = sorted(item.path + ("/" if item.is_folder else "") for item in stale)
         referenced = referenced_principals(ref_dir)
@@ -79,7 +79,7 @@ def build_plan(
     missing = missing_principals(referenced, existing, created=created_by_pre_deploy(ref_dir))
     plan = ImportPlan(
         summary=summary,
-        effects=wipes.import_effects(
+        effects=import_effects.import_effects(
             ref_dir, with_data=context.with_data and source.data_dir is not None, wipe_marker=wipe_marker
         ),
         deletions=deletions,
@@ -118,12 +118,12 @@ def _previous_conf(context: PlanContext, last_tree: str | None, ref_dir: Path) -
 def _uncommitted(repo: GitRepo, last_tree: str | None, live_tree: str, live_dir: Path) -> ChangeSummary | None:
     """Return the server's changes that are in no commit, or None if there are none."""
     if last_tree is not None:
-        changes = snapshots.summarize(repo, last_tree, live_tree)
+        changes = export_trees.summarize(repo, last_tree, live_tree)
         return None if changes.is_empty else changes
     # Never exported by appsync: only an empty application counts as sealed (a fresh database).
-    if wipes.dom_entry_count(live_dir) == 0 and not _has_files_or_schema(live_dir):
+    if import_effects.dom_entry_count(live_dir) == 0 and not _has_files_or_schema(live_dir):
         return None
-    return snapshots.summarize(repo, None, live_tree)
+    return export_trees.summarize(repo, None, live_tree)
 
 
 def _has_files_or_schema(live_dir: Path) -> bool:

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from structr_appsync import transfer, worktree
 from structr_appsync.errors import DirtyWorktree
 from structr_appsync.exporttree import add_placeholders
 from structr_appsync.interrupts import signals_deferred
-from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree, structr_version_of
 from structr_appsync.server import StructrClient
-from structr_appsync.summary import ChangeSummary, summarize_changes
+from structr_appsync.sync import transfer, worktree
+from structr_appsync.sync.normalize import DEPLOYMENT_CONF, normalize_tree, structr_version_of
+from structr_appsync.sync.summary import ChangeSummary, summarize_changes
 from structr_appsync.undo import UndoStack
 from structr_appsync.workspace import KEEP_NAME, Workspace
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from structr_appsync.config import LoadedConfig
-from structr_appsync.debounce import Periodic
 from structr_appsync.errors import AppsyncError, ExportInvalid, RefusedError, UsageError
-from structr_appsync.watcher import FileState, FolderWatcher, changed_paths, is_ignored, tree_state
+from structr_appsync.sync.debounce import Periodic
+from structr_appsync.sync.watcher import FileState, FolderWatcher, changed_paths, is_ignored, tree_state
 from structr_appsync.workspace import Workspace
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def invalid_json(folder: Path) -> list[str]:
 
 
 def _default_import(ws: Workspace, env_name: str, folder: Path, *, allow_delete: bool) -> str:
-    from structr_appsync import importer
+    from structr_appsync.sync import importer
 
     # Not interactive: --yes semantics, deletions only when the config allows them, never --force (the seal
     # check protects changes someone made in Structr's UI meanwhile). import_directory copies the folder first.
@@ -76,7 +76,7 @@ def _default_import(ws: Workspace, env_name: str, folder: Path, *, allow_delete:
 
 
 def _default_export(ws: Workspace, env_name: str, force: bool) -> str | None:
-    from structr_appsync import exporter
+    from structr_appsync.sync import exporter
 
     with ws.locked():
         outcome = exporter.export_app(ws, exporter.ExportOptions(env=env_name, force=force))

@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from structr_appsync import snapshots, transfer, wipes
-from structr_appsync.consent import ConsentRequest, require_consent
 from structr_appsync.errors import AppsyncError, DeploymentFailed, RefusedError, VerificationFailed
 from structr_appsync.gitrepo import GitRepo
-from structr_appsync.materialize import Materialized, check_ref, copy_directory, materialize_ref
-from structr_appsync.normalize import DEPLOYMENT_CONF, normalize_tree
-from structr_appsync.plan import ImportPlan, PlanContext, build_plan
-from structr_appsync.scratch import Scratch
 from structr_appsync.server import StructrClient
-from structr_appsync.summary import ChangeSummary
-from structr_appsync.timing import StepTimer
+from structr_appsync.sync import export_trees, import_effects, transfer
+from structr_appsync.sync.import_consent import ConsentRequest, require_consent
+from structr_appsync.sync.import_plan import ImportPlan, PlanContext, build_plan
+from structr_appsync.sync.import_source import Materialized, check_ref, copy_directory, materialize_ref
+from structr_appsync.sync.normalize import DEPLOYMENT_CONF, normalize_tree
+from structr_appsync.sync.summary import ChangeSummary
+from structr_appsync.sync.timing import StepTimer
+from structr_appsync.tempdirs import Scratch
 from structr_appsync.workspace import AppsyncRefs, Workspace
 
 __all__ = [
@@ -170,7 +170,7 @@ def _prepare_ref(run: _Run, materialize: Callable[[], Materialized]) -> tuple[Ma
     with timer.step("normalize_ref"):
         normalize_tree(source.export_dir, run.ws.loaded.settings.normalize)
     with timer.step("hash_ref"):
-        ref_tree = snapshots.hash_export(run.repo, source.export_dir)
+        ref_tree = export_trees.hash_export(run.repo, source.export_dir)
     return source, ref_tree
 
 
@@ -273,7 +273,7 @@ def _save_rollback_point(run: _Run, live_tree: str) -> str:
         suffix += 1
         name = f"{pre_import_prefix(run.env_name)}{stamp}-{suffix}"
     message = f"appsync: state of env {run.env_name} before importing {run.label}"
-    snapshots.record(run.repo, snapshots.PlacedTree(live_tree, run.ws.folder.git_path), name, message)
+    export_trees.record(run.repo, export_trees.PlacedTree(live_tree, run.ws.folder.git_path), name, message)
     logger.info("rollback point: %s", name)
     return name
 
@@ -293,19 +293,19 @@ def _upload(run: _Run, client: StructrClient, source: Materialized, *, wipe_mark
     original = templates.read_bytes() if templates.is_file() else None
     data_in = run.options.with_data and source.data_dir is not None
     if wipe_marker:
-        wipes.add_wipe_marker(export_dir)
+        import_effects.add_wipe_marker(export_dir)
     if data_in and source.data_dir is not None:
         shutil.move(source.data_dir, export_dir / "data")
     try:
         transfer.push_import(run.ws.loaded, run.env_name, client, export_dir, with_data=data_in)
     finally:
         if wipe_marker:
-            wipes.remove_wipe_marker(export_dir, original)
+            import_effects.remove_wipe_marker(export_dir, original)
         if data_in and source.data_dir is not None:
             shutil.move(export_dir / "data", source.data_dir)
 
 
-def _delete_stale_files(client: StructrClient, stale: list[wipes.StaleFile]) -> None:
+def _delete_stale_files(client: StructrClient, stale: list[import_effects.StaleFile]) -> None:
     # Deepest first; a folder's deletion also removes what is below it, so a later 404 is fine.
     for item in stale:
         client.delete_node("Folder" if item.is_folder else "File", item.node_id)
@@ -338,15 +338,15 @@ def _verify(run: _Run, client: StructrClient, expected: _Expected, outcome: Impo
         check_dir = transfer.fetch_export(run.ws.loaded, run.env_name, client, run.workdir / "verify")
     with timer.step("verify_compare"):
         normalize_tree(check_dir, run.ws.loaded.settings.normalize, previous=ref_conf)
-        check_tree = snapshots.hash_export(repo, check_dir)
+        check_tree = export_trees.hash_export(repo, check_dir)
         run.scratch.discard("verify")
-        difference = snapshots.import_difference(repo, ref_tree, check_tree)
+        difference = export_trees.import_difference(repo, ref_tree, check_tree)
     with timer.step("record"):
         # Whatever happened, the server now holds check_tree, and appsync put it there: record it so that the
         # next seal check (and a rollback) does not take it for someone's uncommitted edits.
         message = f"appsync: state of env {run.env_name} after importing {run.label}"
-        placed = snapshots.PlacedTree(check_tree, run.ws.folder.git_path)
-        outcome.last_export_sha = snapshots.record(
+        placed = export_trees.PlacedTree(check_tree, run.ws.folder.git_path)
+        outcome.last_export_sha = export_trees.record(
             repo, placed, run.ws.refs.last_export(run.env_name), message, chain=True
         )
     if difference.is_empty:

@@ -14,7 +14,7 @@ from typing import Any
 
 from structr_appsync import exporttree
 from structr_appsync.gitrepo import GitRepo
-from structr_appsync.summary import ChangeSummary, summarize_changes
+from structr_appsync.sync.summary import ChangeSummary, summarize_changes
 
 logger = logging.getLogger(__name__)
 

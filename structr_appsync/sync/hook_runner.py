@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from structr_appsync import hookscripts
 from structr_appsync.backup.recovery import restart_left_stopped_once
 from structr_appsync.config import HookConfig, LoadedConfig, find_config, load_config
 from structr_appsync.errors import EXIT_FAILED, AppsyncError, ConfigError, DirtyWorktree, ServerUnavailable
 from structr_appsync.gitrepo import GitRepo
+from structr_appsync.sync import hook_install
 from structr_appsync.workspace import Workspace, remembered_config
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def run_hook(hook_type: str, args: Sequence[str], call: HookCall | None = None) 
     """Run the appsync part of an installed hook and return the exit code git should see."""
     call = call or HookCall()
     stdin_text, cwd, config_path, environ = call.stdin_text, call.cwd, call.config_path, call.environ
-    if hook_type not in hookscripts.HOOK_TYPES:
+    if hook_type not in hook_install.HOOK_TYPES:
         logger.error("appsync: unknown hook type %r", hook_type)
         return EXIT_FAILED
     where = cwd or Path.cwd()
@@ -135,7 +135,7 @@ def _report(hook_type: str, blocking: bool, message: str, hint: str, code: int =
 
 
 def _pre_commit(ws: Workspace, hook_config: HookConfig, _args: list[str], _stdin: str) -> int:
-    from structr_appsync import exporter
+    from structr_appsync.sync import exporter
 
     env_name = ws.loaded.env_name(hook_config.env)
     in_progress = _operation_in_progress(ws.repo, _REBASE_MARKERS)
@@ -172,7 +172,7 @@ def _pushes_only_deletions(stdin_text: str) -> bool:
 
 
 def _pre_push(ws: Workspace, hook_config: HookConfig, _args: list[str], stdin_text: str) -> int:
-    from structr_appsync import exporter
+    from structr_appsync.sync import exporter
 
     if _pushes_only_deletions(stdin_text):
         return 0
@@ -222,7 +222,7 @@ def _rebase_checkout(repo: GitRepo, new: str) -> bool:
 
 
 def _import_head(ws: Workspace, hook_config: HookConfig, hook_type: str, previous: str | None) -> int:
-    from structr_appsync import importer
+    from structr_appsync.sync import importer
 
     repo = ws.repo
     in_progress = _operation_in_progress(repo)

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from structr_appsync.debounce import BatchAction, Debouncer, ErrorHandler, Periodic
+from structr_appsync.sync.debounce import BatchAction, Debouncer, ErrorHandler, Periodic
 
 logger = logging.getLogger(__name__)
 
