@@ -80,7 +80,12 @@ def _accept_verbosity_after_commands(parser: argparse.ArgumentParser, depth: int
     for action in parser._actions:
         if not isinstance(action, argparse._SubParsersAction):
             continue
-        for subparser in dict.fromkeys(action.choices.values()):
+        summaries = {choice.dest: choice.help for choice in action._choices_actions}
+        for name, subparser in action.choices.items():
+            summary = summaries.get(name)
+            if subparser.description is None and summary:
+                # `appsync X --help` shows the description only: give it the one-line summary of `appsync --help`
+                subparser.description = f"{summary[0].upper()}{summary[1:]}."
             for flags, dest in ((("-v", "--verbose"), "verbose"), (("-q", "--quiet"), "quiet")):
                 subparser.add_argument(
                     *flags, dest=f"{dest}_after_{depth}", action="count", default=0, help=argparse.SUPPRESS

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from structr_appsync.errors import GitError, HookError
+from structr_appsync.errors import GitError, HookError, NotARepository
 from structr_appsync.gitrepo import GitRepo
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,8 @@ def locate(start: Path, *, use_hooks_path: bool) -> HookLocation:
     """
     try:
         repo = GitRepo.open(start)
+    except NotARepository:
+        raise  # a setup error (exit 2), as for every other command run outside a repository
     except GitError as exc:
         raise HookError(str(exc), hint=exc.hint) from exc
     # Hooks are shared by all worktrees: they live in the common git dir.

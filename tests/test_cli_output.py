@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -84,3 +85,30 @@ def test_export_into_a_closed_pipe_exits_quietly_after_committing(
     assert "Traceback" not in completed.stderr
     assert "Exception ignored" not in completed.stderr
     assert commit_count(root) == before + 1  # the work was done before printing, and stays done
+
+
+def test_every_subcommand_help_says_what_it_does() -> None:
+    parser = build_parser()
+    seen = 0
+    stack = [parser]
+    while stack:
+        current = stack.pop()
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    if name == "hook-run":
+                        continue
+                    assert sub.description, f"{sub.prog} --help has no description"
+                    seen += 1
+                    stack.append(sub)
+    assert seen >= 10
+    install = parser.parse_args(["hooks", "install"])
+    assert install.hooks_action == "install"
+
+
+def test_hooks_uninstall_help_is_its_own(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["hooks", "uninstall", "--help"])
+    text = capsys.readouterr().out
+    assert "install default" not in text
+    assert "Remove appsync's hooks" in text

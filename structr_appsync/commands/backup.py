@@ -13,7 +13,7 @@ from structr_appsync.backup.prune import plan_prune, prune_generations
 from structr_appsync.backup.recovery import recover_stopped_services
 from structr_appsync.backup.restore import run_restore
 from structr_appsync.backup.verify import verify_generation
-from structr_appsync.commands._shared import add_env_option, add_json_option, load, print_json
+from structr_appsync.commands._shared import add_env_option, add_json_option, ask_yes, load, print_json
 from structr_appsync.errors import EXIT_FAILED, EXIT_OK, RefusedError
 from structr_appsync.lock import exclusive_lock
 
@@ -131,11 +131,7 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
-        return False
-    sys.stderr.write(f"{question} [y/N] ")
-    sys.stderr.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
+    return sys.stdin.isatty() and ask_yes(f"{question} Type yes to go on:")
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -145,7 +141,7 @@ def _restore(args: argparse.Namespace) -> int:
         f"Stop Structr and Neo4j of env {context.env_name!r} and replace {context.neo4j_data} and "
         f"{context.structr_dir} with backup {generation.id}?"
     ):
-        raise RefusedError("restore needs confirmation", hint="answer y on a terminal, or pass --yes in scripts")
+        raise RefusedError("restore needs confirmation", hint="type yes on a terminal, or pass --yes in scripts")
     outcome = run_restore(context, generation.id, keep_previous=args.keep_previous)
     if args.json:
         print_json(outcome.as_json())

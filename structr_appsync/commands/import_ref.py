@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from structr_appsync import importer
-from structr_appsync.commands._shared import add_env_option, add_json_option, load, print_json
+from structr_appsync.commands._shared import add_env_option, add_json_option, ask_yes, load, print_json
 from structr_appsync.consent import describe_deletions
 from structr_appsync.errors import EXIT_OK
 from structr_appsync.plan import ImportPlan
@@ -50,16 +50,6 @@ def _handle(args: argparse.Namespace) -> int:
         with_data=args.with_data,
         as_json=args.json,
     )
-
-
-def _ask(question: str) -> bool:
-    sys.stderr.write(question + " ")
-    sys.stderr.flush()
-    try:
-        answer = sys.stdin.readline()
-    except (OSError, ValueError):
-        return False
-    return answer.strip().lower() == "yes"
 
 
 def _print_plan(plan: ImportPlan, *, stream: Any) -> None:
@@ -143,7 +133,7 @@ def cmd_import(
             force=force,
             allow_delete=allow_delete,
             with_data=with_data,
-            confirm=_ask if interactive else None,
+            confirm=ask_yes if interactive else None,
             on_plan=on_plan,
         )
     except importer.ImportVerificationFailed as error:
