@@ -112,3 +112,30 @@ def test_hooks_uninstall_help_is_its_own(capsys: pytest.CaptureFixture[str]) -> 
     text = capsys.readouterr().out
     assert "install default" not in text
     assert "Remove appsync's hooks" in text
+
+
+# Ctrl-C lands while the command line's modules are still loading (the slow half second of a start): a finder
+# that raises KeyboardInterrupt for structr_appsync.cli puts it there every time, without racing a timer.
+_CTRL_C_DURING_STARTUP = """
+import sys
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "structr_appsync.cli":
+            raise KeyboardInterrupt
+        return None
+sys.meta_path.insert(0, CtrlC())
+from structr_appsync.entry import run
+run()
+"""
+
+
+def test_ctrl_c_while_starting_is_one_line_not_a_traceback() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_DURING_STARTUP, "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 130, completed.stderr
+    assert completed.stderr == "appsync: interrupted while starting; nothing was done\n"
