@@ -401,6 +401,10 @@ def resolve_password(env: EnvConfig, env_name: str) -> str:
     if not from_env:
         raise ConfigError(
             f"no password for env {env_name!r}: set the environment variable {variable}",
-            hint=f"export {variable}=... or set password_file in appsync.toml",
+            hint=(
+                f"export {variable}=... in this shell; git GUI clients and IDEs do not see your shell's variables, "
+                "so for the hooks put the password into a file only you can read (chmod 600) and set "
+                f"env.{env_name}.password_file in appsync.toml"
+            ),
         )
     return from_env
