@@ -445,6 +445,8 @@ def test_verify_catches_a_flipped_byte_missing_and_extra(install: FakeInstall) -
     ok = cli(install, "backup", "verify", backup_id)
     assert ok.code == EXIT_OK, ok.out
     assert "OK" in ok.out
+    # verify counts files as the backup did (folders and links apart)
+    assert f"({json.loads(result.out)['files_total']} files and " in ok.out
 
     generation = install.destination / backup_id
     store = generation / "neo4j" / "databases" / "neo4j" / "store.db"

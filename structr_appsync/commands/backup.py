@@ -98,9 +98,10 @@ def _verify(args: argparse.Namespace) -> int:
             for item in items:
                 print(f"{label}: {item}")
         verdict = "OK" if report.ok else "FAILED"
+        others = report.checked - report.files_checked
         print(
-            f"backup {generation.id}: {verdict} ({report.checked} checked, {len(report.missing)} missing, "
-            f"{len(report.changed)} changed, {len(report.extra)} extra)"
+            f"backup {generation.id}: {verdict} ({report.files_checked} files and {others} folders/links checked, "
+            f"{len(report.missing)} missing, {len(report.changed)} changed, {len(report.extra)} extra)"
         )
     return EXIT_OK if report.ok else EXIT_FAILED
 
