@@ -27,15 +27,18 @@ from tests.neo4j.harness import (
 )
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Fetch Neo4j before the first test, in sight, when a selected test needs it and it is not there yet.
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Fetch Neo4j before the first test, in sight, when the run may need it and it is not there yet.
 
-    Done inside a test it would be two silent minutes; here the user sees what is downloaded and where."""
-    if is_provisioned() or os.environ.get("APPSYNC_NEO4J_NO_PROVISION") == "1":
+    Done inside a test it would be two silent minutes; here the user sees what is downloaded and where. Runs in
+    the main process only (pytest-xdist workers would fetch it twice, and their output is not shown)."""
+    config = session.config
+    if hasattr(config, "workerinput") or is_provisioned() or os.environ.get("APPSYNC_NEO4J_NO_PROVISION") == "1":
         return
-    if not any(item.get_closest_marker("neo4j") for item in session.items):
-        return
-    capture = session.config.pluginmanager.getplugin("capturemanager")
+    selection = str(config.getoption("markexpr", "") or "")
+    if "not slow" in selection or "not neo4j" in selection:
+        return  # the fast subset runs no real Neo4j
+    capture = config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
         sys.stderr.write(
             f"\nappsync tests: fetching Neo4j {NEO4J_VERSION} once from Maven Central into {distribution_dir()} "
