@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from structr_appsync.cli import main
+from structr_appsync.entry import run
 
-raise SystemExit(main())
+run()

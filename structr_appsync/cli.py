@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import logging
+import os
 import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any, TextIO
 
 from structr_appsync import __version__, logs
 from structr_appsync.errors import (
+    EXIT_BROKEN_PIPE,
     EXIT_BUG,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -64,7 +68,71 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"structr_appsync.commands.{name}")
         module.register(subparsers)
+    _accept_verbosity_after_commands(parser)
     return parser
+
+
+def _accept_verbosity_after_commands(parser: argparse.ArgumentParser, depth: int = 1) -> None:
+    """Let -v/-q stand after any (sub)command too, as every error message suggests `rerun with -v`.
+
+    They count into their own destinations: argparse lets a subcommand's defaults overwrite the main parser's
+    values of the same name, which would lose an `appsync -v status` (hence one destination per depth)."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        summaries = {choice.dest: choice.help for choice in action._choices_actions}
+        for name, subparser in action.choices.items():
+            summary = summaries.get(name)
+            if subparser.description is None and summary:
+                # `appsync X --help` shows the description only: give it the one-line summary of `appsync --help`
+                subparser.description = f"{summary[0].upper()}{summary[1:]}."
+            for flags, dest in ((("-v", "--verbose"), "verbose"), (("-q", "--quiet"), "quiet")):
+                subparser.add_argument(
+                    *flags, dest=f"{dest}_after_{depth}", action="count", default=0, help=argparse.SUPPRESS
+                )
+            _accept_verbosity_after_commands(subparser, depth + 1)
+
+
+def verbosity_of(args: argparse.Namespace) -> int:
+    """-v minus -q, counted wherever they stood on the command line."""
+    counts = vars(args)
+    verbose = sum(int(value) for key, value in counts.items() if key.startswith("verbose_after_"))
+    quiet = sum(int(value) for key, value in counts.items() if key.startswith("quiet_after_"))
+    return int(args.verbose) + verbose - int(args.quiet) - quiet
+
+
+class OutputClosed(Exception):
+    """Whoever reads appsync's standard output went away (`appsync log | head`)."""
+
+
+class _ClosedPipeGuard:
+    """Standard output that turns a reader gone away into OutputClosed, told apart from a broken socket."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError as error:
+            raise OutputClosed from error
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError as error:
+            raise OutputClosed from error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null so that the interpreter's final flush does not complain about the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError):
+        os.dup2(devnull, 1)
+    os.close(devnull)
 
 
 def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
@@ -117,15 +185,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
-    verbosity = args.verbose - args.quiet
+    verbosity = verbosity_of(args)
     logs.configure(verbosity)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    real_stdout = sys.stdout
+    sys.stdout = _ClosedPipeGuard(real_stdout)
+    try:
+        return _run_handler(args, handler, verbosity)
+    except OutputClosed:
+        # Like `git log | head`: the reader has what it wanted; the work itself was done before printing.
+        if real_stdout is sys.__stdout__:
+            _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    finally:
+        sys.stdout = real_stdout
+
+
+def _run_handler(args: argparse.Namespace, handler: Handler, verbosity: int) -> int:
     try:
         with _signals_raise():
-            return handler(args)
+            code = handler(args)
+            sys.stdout.flush()
+            return code
+    except OutputClosed:
+        raise
     except AppsyncError as error:
         if verbosity >= 1:
             traceback.print_exc()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import stat
 import tomllib
+import typing
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -286,14 +288,58 @@ def find_config(start: Path | None = None, explicit: str | Path | None = None) -
     )
 
 
+# pydantic's wording of a failed check, said in appsync's words (the type names are pydantic's error codes).
+_PLAIN_MESSAGES = {
+    "missing": "this key is required",
+    "string_type": "must be a string in quotes",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "dict_type": "must be a table",
+    "list_type": "must be a list",
+}
+
+
+def _known_keys(model: type[BaseModel], seen: set[type[BaseModel]] | None = None) -> set[str]:
+    """Every key any table of the configuration accepts (for "did you mean")."""
+    seen = seen if seen is not None else set()
+    if model in seen:
+        return set()
+    seen.add(model)
+    keys: set[str] = set()
+    for name, info in model.model_fields.items():
+        keys.add(info.alias or name)
+        for candidate in _nested_models(info.annotation):
+            keys |= _known_keys(candidate, seen)
+    return keys
+
+
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in typing.get_args(annotation) for model in _nested_models(arg)]
+
+
+def _plain_message(item: Any) -> str:
+    if item["type"] == "extra_forbidden":
+        unknown = str(item["loc"][-1]) if item["loc"] else ""
+        close = difflib.get_close_matches(unknown, sorted(_known_keys(AppsyncConfig)), n=1)
+        return f"unknown key (did you mean {close[0]!r}?)" if close else "unknown key"
+    if item["type"] in _PLAIN_MESSAGES:
+        return _PLAIN_MESSAGES[item["type"]]
+    message = str(item["msg"])
+    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return message.replace("Input should be", "must be").replace("input should be", "must be")
+
+
 def _format_validation_error(path: Path, error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "unknown key"
-        lines.append(f"{key}: {message}")
+        lines.append(f"{key}: {_plain_message(item)}")
     return f"invalid config {path}: " + "; ".join(lines)
 
 
@@ -355,6 +401,10 @@ def resolve_password(env: EnvConfig, env_name: str) -> str:
     if not from_env:
         raise ConfigError(
             f"no password for env {env_name!r}: set the environment variable {variable}",
-            hint=f"export {variable}=... or set password_file in appsync.toml",
+            hint=(
+                f"export {variable}=... in this shell; git GUI clients and IDEs do not see your shell's variables, "
+                "so for the hooks put the password into a file only you can read (chmod 600) and set "
+                f"env.{env_name}.password_file in appsync.toml"
+            ),
         )
     return from_env

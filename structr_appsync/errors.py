@@ -12,6 +12,7 @@ EXIT_REFUSED = 5  # refused for safety: local edits, uncommitted server changes,
 EXIT_LOCKED = 6  # another appsync process holds the lock
 EXIT_BACKUP = 7  # a backup, restore or service operation failed (services were restarted)
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM
+EXIT_BROKEN_PIPE = 141  # the reader of standard output went away (`appsync log | head`), as for git
 EXIT_BUG = 70  # an unexpected exception: a bug in appsync
 
 

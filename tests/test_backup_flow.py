@@ -154,8 +154,8 @@ def test_backup_files_are_private_and_manifest_has_no_secrets(install: FakeInsta
 def test_dry_run_touches_nothing(install: FakeInstall) -> None:
     result = cli(install, "backup", "--dry-run")
     assert result.code == EXIT_OK, result.err
-    assert "dry run" in result.err
     assert "stop Structr, then Neo4j" in result.out
+    assert "stop Structr" not in result.err  # the plan is printed once, not logged again
     assert not install.destination.exists()
 
 
@@ -445,6 +445,8 @@ def test_verify_catches_a_flipped_byte_missing_and_extra(install: FakeInstall) -
     ok = cli(install, "backup", "verify", backup_id)
     assert ok.code == EXIT_OK, ok.out
     assert "OK" in ok.out
+    # verify counts files as the backup did (folders and links apart)
+    assert f"({json.loads(result.out)['files_total']} files and " in ok.out
 
     generation = install.destination / backup_id
     store = generation / "neo4j" / "databases" / "neo4j" / "store.db"

@@ -103,3 +103,31 @@ def test_user_defaults_to_environment_then_admin(tmp_path: Path, monkeypatch: py
     assert resolve_user(prod) == "admin"
     monkeypatch.setenv("APPSYNC_USER", "deployer")
     assert resolve_user(prod) == "deployer"
+
+
+def test_config_errors_are_in_appsyncs_words_with_did_you_mean(tmp_path: Path) -> None:
+    path = tmp_path / "appsync.toml"
+    path.write_text(
+        'default_env = 3\n[env.dev]\nurl = "http://x"\ntransfr = "zip"\n[env.dev.timeouts]\ndeploy = "soon"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    text = str(caught.value)
+    assert "env.dev.transfr: unknown key (did you mean 'transfer'?)" in text
+    assert "env.dev.timeouts.deploy: must be a number" in text
+    assert "default_env: must be a string in quotes" in text
+    assert "Input should" not in text and "Value error" not in text
+
+
+def test_backup_commands_default_to_the_env_that_has_a_backup_table(tmp_path: Path) -> None:
+    from structr_appsync.backup.context import load_context
+
+    path = tmp_path / "appsync.toml"
+    path.write_text(
+        'default_env = "dev"\n[env.dev]\nurl = "http://dev"\n[env.prod]\nurl = "http://prod"\n'
+        '[env.prod.backup]\ndestination = "b"\nneo4j_data = "n"\nstructr_dir = "s"\nservice_manager = "systemd"\n'
+    )
+    loaded = load_config(path)
+    assert load_context(loaded, None).env_name == "prod"
+    with pytest.raises(ConfigError, match=r"no \[env.dev.backup\] table"):
+        load_context(loaded, "dev")  # an explicit --env is still obeyed

@@ -15,11 +15,6 @@ from tests.paths import FIXTURES
 from tests.structr_emulator.harness import Emulator
 from tests.structr_emulator.pytest_fixtures import EmulatorFactory
 
-MEETDOWN_PAGES = (
-    "edit-event, edit-group, event, events, group, home, login, logout, member, profile, register, "
-    "register_error, register_thanks"
-)
-
 
 def export(root: Path, *args: str) -> tuple[int, str, str]:
     result = run_cli("export", *args, cwd=root)
@@ -35,10 +30,11 @@ def test_meetdown_export_history(tmp_path: Path, meetdown_emulator: Emulator, mo
     assert commit_count(root) == start + 1
     first = message(root)
     assert first.startswith("Export dev: initial export of 13 pages, 4 components, 2 templates")
-    assert f"Pages: 13 added ({MEETDOWN_PAGES})" in first
+    # an initial export names a few per kind and counts the rest
+    assert "Pages: 13 added (edit-event, edit-group, event, … and 10 more)" in first
     assert "Templates: 2 added (Header, Main Page Template)" in first
     assert "Components: 4 added" in first
-    assert "/img/meetdown.png" in first and "/css/main.css" in first
+    assert "\nFiles: " in first and " added (/" in first
     assert f"Structr-URL: {meetdown_emulator.url}\n" in first
     assert "Appsync-Env: dev" in first and "Structr-Version: 6.1.0" in first and "Export-Duration: " in first
     assert "admin@" not in first and "X-Password" not in first

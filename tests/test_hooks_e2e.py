@@ -33,7 +33,7 @@ def project(tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch)
     emulator.import_dir(FIXTURES / "hello-world")
     repo = init_repo(tmp_path / "repo")
     assert run_cli("init", "--url", emulator.url, cwd=repo).code == 0
-    git(repo, "add", "appsync.toml", ".gitignore")
+    git(repo, "add", "appsync.toml")
     git(repo, "commit", "-q", "-m", "appsync config", env=hook_env({"APPSYNC_SKIP": "1"}))
     exported = run_cli("export", cwd=repo)
     assert exported.code == 0, exported.err
@@ -230,3 +230,14 @@ def test_pre_commit_does_not_export_into_commits_replayed_by_a_rebase(project: P
     finally:
         (project / ".git" / "rebase-merge").rmdir()
     assert committed_files(project) == []
+
+
+def test_a_gui_client_without_the_password_is_told_about_password_file(project: Path, emulator: Emulator) -> None:
+    (project / "README.md").write_text("from a GUI client\n")
+    git(project, "add", "README.md")
+    gui_env = hook_env({"PATH": "/usr/bin:/bin"})
+    gui_env.pop("APPSYNC_PASSWORD", None)
+    failed = git(project, "commit", "-m", "gui", check=False, stdin="", env=gui_env)
+    assert failed.returncode != 0
+    assert "APPSYNC_PASSWORD" in failed.stderr
+    assert "password_file" in failed.stderr and "GUI" in failed.stderr

@@ -229,9 +229,10 @@ def test_uninstall_leaves_foreign_hooks_alone(repo: Path) -> None:
     assert (hooks_dir(repo) / "pre-push").read_text() == FOREIGN
 
 
-def test_outside_a_repository_is_a_clear_error(tmp_path: Path) -> None:
-    result = run_cli("hooks", "install", cwd=tmp_path)
-    assert result.code == 1
+@pytest.mark.parametrize("action", ["install", "uninstall", "status"])
+def test_outside_a_repository_is_a_setup_error(tmp_path: Path, action: str) -> None:
+    result = run_cli("hooks", action, cwd=tmp_path)
+    assert result.code == 2  # as for every other command run outside a repository
     assert "is not inside a git repository" in result.err
 
 

@@ -85,7 +85,7 @@ def test_pre_commit_framework_runs_the_export(
     assert installed.returncode == 0, installed.stderr
 
     emulator.set_page_content("hello-world", "<!DOCTYPE html>\n<html><body><h1>via pre-commit</h1></body></html>")
-    git(repo, "add", "appsync.toml", ".gitignore", ".pre-commit-config.yaml", env=env)
+    git(repo, "add", "appsync.toml", ".pre-commit-config.yaml", env=env)
     result = git(repo, "commit", "-m", "with the framework", env=env, check=False, stdin="")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "appsync export" in result.stdout + result.stderr  # the framework's status line for the hook

@@ -65,8 +65,14 @@ def test_deferred_signal_arrives_after_the_block_not_inside_it() -> None:
 
 
 def test_deferred_keyboard_interrupt_is_raised_after_the_block() -> None:
+    # Install the handler this test relies on: a background job of a non-interactive shell starts with SIGINT
+    # ignored, and then no KeyboardInterrupt would ever come.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     finished = False
-    with pytest.raises(KeyboardInterrupt), signals_deferred():
-        os.kill(os.getpid(), signal.SIGINT)
-        finished = True
+    try:
+        with pytest.raises(KeyboardInterrupt), signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            finished = True
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert finished

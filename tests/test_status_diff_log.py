@@ -102,13 +102,14 @@ def test_log_lists_export_commits_with_summaries(
     assert records[1]["subject"].startswith("Export dev: initial export of 13 pages")
 
 
-def test_init_writes_config_repo_and_gitignore(tmp_path: Path) -> None:
+def test_init_writes_config_and_repo_and_says_to_commit_the_config(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
     result = run_cli("init", "--url", "http://localhost:8082", "--user", "admin", cwd=project)
     assert result.code == EXIT_OK, result.err
     assert (project / ".git").is_dir()
-    assert ".appsync/" in (project / ".gitignore").read_text()
+    assert not (project / ".gitignore").exists()  # nothing of appsync's own is kept in the checkout
+    assert "git add appsync.toml && git commit" in result.out
     loaded = load_config(project / "appsync.toml")
     assert loaded.settings.export_dir == "webapp"
     assert loaded.environment(None)[0] == "dev"
@@ -121,7 +122,6 @@ def test_init_writes_config_repo_and_gitignore(tmp_path: Path) -> None:
     assert forced.code == EXIT_OK
     loaded = load_config(project / "appsync.toml")
     assert loaded.settings.export_dir == "app/structr" and loaded.settings.default_env == "prod"
-    assert (project / ".gitignore").read_text().count(".appsync/") == 1
 
 
 def test_init_inside_existing_repo_uses_its_root(tmp_path: Path) -> None:

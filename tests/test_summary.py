@@ -116,4 +116,59 @@ def test_long_lists_are_capped(tmp_path: Path) -> None:
     changes = [("A", f"pages/p{index:03}.html") for index in range(100)]
     line = summarize_changes(changes, lambda _p: None, lambda _p: None).lines()[0]
     assert line.startswith("Pages: 100 added (p000, p001")
-    assert line.endswith("… and 60 more)")
+    assert line.endswith("… and 90 more)")
+
+
+# -- what the commit message says (issue: noisy or wrong summaries) ------------------------------------------
+
+
+def _real_61(name: str) -> Path:
+    return FIXTURES.parent / "real-6.1.0" / "exports" / name
+
+
+def test_an_initial_summary_names_a_few_per_kind_and_counts_the_rest(tmp_path: Path) -> None:
+    for fixture in (FIXTURES / "meetdown", _real_61("meetdown"), _real_61("react-todo-demo"), _real_61("hello-world")):
+        summary = compare_trees(None, fixture)
+        for line in summary.lines():
+            names_shown = line.split("(", 1)[1].rsplit(")", 1)[0].split(", ") if "(" in line else []
+            assert len([n for n in names_shown if not n.startswith("…")]) <= 3, line
+
+
+def test_schema_types_that_came_with_their_folders_are_added_not_changed(tmp_path: Path) -> None:
+    new = tmp_path / "new"
+    shutil.copytree(_real_61("meetdown"), new)
+    old = tmp_path / "old"
+    shutil.copytree(new, old)
+    shutil.rmtree(old / "schema" / "Group")
+    schema = json.loads((old / "schema" / "schema.json").read_text())
+    schema["definitions"].pop("Group")
+    (old / "schema" / "schema.json").write_text(json.dumps(schema, indent=2))
+    summary = compare_trees(old, new)
+    assert summary.categories["schema_types"].added == ["Group"]
+    assert summary.categories["schema_types"].changed == []
+    assert summary.subject().startswith("add ")
+
+
+def test_a_change_inside_a_type_folder_is_a_changed_type(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    shutil.copytree(_real_61("meetdown"), old)
+    shutil.copytree(old, new)
+    function = next((new / "schema" / "Group" / "functions").iterdir())
+    function.write_text(function.read_text() + "\n// edited\n")
+    summary = compare_trees(old, new)
+    assert summary.categories["schema_types"].changed == ["Group"]
+    assert summary.subject() == "change schema type Group"
+
+
+def test_two_added_pages_are_added_not_updated(tmp_path: Path) -> None:
+    old, new = copy(tmp_path, to="a"), copy(tmp_path, to="b")
+    pages = json.loads((new / "pages.json").read_text())
+    for name in ("about", "news"):
+        (new / "pages" / f"{name}.html").write_text(f"<html><body>{name}</body></html>")
+        pages[name] = dict(pages["home"], name=name)
+    (new / "pages.json").write_text(json.dumps(pages, indent=2))
+    summary = compare_trees(old, new)
+    assert summary.categories["pages"].added == ["about", "news"]
+    assert summary.subject() == "add 2 pages"
+    (new / "pages" / "home.html").write_text("<html></html>")
+    assert compare_trees(old, new).subject() == "update 3 pages"

@@ -78,7 +78,7 @@ def project(tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch)
     emulator.import_dir(FIXTURES / "hello-world")
     repo = init_repo(tmp_path / "repo")
     assert run_cli("init", "--url", emulator.url, cwd=repo).code == 0
-    git(repo, "add", "appsync.toml", ".gitignore")
+    git(repo, "add", "appsync.toml")
     git(repo, "commit", "-q", "-m", "config", env=hook_env({"APPSYNC_SKIP": "1"}))
     assert run_cli("export", cwd=repo).code == 0
     return repo

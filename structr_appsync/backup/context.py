@@ -59,6 +59,12 @@ def load_context(loaded: LoadedConfig, requested_env: str | None) -> BackupConte
     Raises:
         ConfigError: if the environment has no [env.NAME.backup] table.
     """
+    if requested_env is None:
+        with_backup = [name for name, env in loaded.settings.env.items() if env.backup is not None]
+        default = loaded.settings.env.get(loaded.settings.default_env or "")
+        if len(with_backup) == 1 and (default is None or default.backup is None):
+            # without --env, the backup commands mean the one installation that has a backup table
+            requested_env = with_backup[0]
     name, env = loaded.environment(requested_env)
     if env.backup is None:
         raise ConfigError(

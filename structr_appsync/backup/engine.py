@@ -109,7 +109,7 @@ def run_backup(context: BackupContext, *, dry_run: bool = False) -> BackupOutcom
     if dry_run:
         plan = _plan(context, neo4j_source, structr_source)
         for step in plan:
-            logger.info("Would %s (dry run)", step)
+            logger.debug("Would %s (dry run)", step)
         return BackupOutcome(id=None, dry_run=True, plan=plan)
     store.prepare_destination(context.destination)
     with exclusive_lock(context.lock_path, timeout=context.lock_timeout, what="a backup or restore"):

@@ -147,7 +147,7 @@ def run_restore(context: BackupContext, wanted: str, *, keep_previous: bool = Fa
             for move in moves:
                 shutil.rmtree(move.aside, ignore_errors=True)
             previous = []
-        logger.info("Restored backup %s (downtime %.2fs)", generation.id, downtime)
+        logger.debug("Restored backup %s (downtime %.2fs)", generation.id, downtime)
         return RestoreOutcome(generation.id, downtime, previous)
 
 

@@ -14,7 +14,8 @@ from structr_appsync.backup.store import Generation, file_digest
 @dataclass
 class VerifyReport:
     id: str
-    checked: int = 0
+    checked: int = 0  # every entry: files, folders and links
+    files_checked: int = 0  # regular files only, the number a backup reports as its "files"
     missing: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
@@ -28,6 +29,7 @@ class VerifyReport:
             "id": self.id,
             "ok": self.ok,
             "checked": self.checked,
+            "files_checked": self.files_checked,
             "missing": self.missing,
             "changed": self.changed,
             "extra": self.extra,
@@ -57,8 +59,10 @@ def verify_generation(generation: Generation) -> VerifyReport:
             elif entry.kind == "symlink":
                 if not stat.S_ISLNK(info.st_mode) or str(path.readlink()) != entry.target:
                     report.changed.append(name)
-            elif not stat.S_ISREG(info.st_mode) or info.st_size != entry.size or file_digest(path) != entry.xxh64:
-                report.changed.append(name)
+            else:
+                report.files_checked += 1
+                if not stat.S_ISREG(info.st_mode) or info.st_size != entry.size or file_digest(path) != entry.xxh64:
+                    report.changed.append(name)
     for current, dirs, files in os.walk(generation.path):
         relative_dir = os.path.relpath(current, generation.path)
         for name in (*dirs, *files):

@@ -39,3 +39,14 @@ def open_workspace(args: argparse.Namespace) -> Workspace:
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")
+
+
+def ask_yes(question: str) -> bool:
+    """Ask on the terminal; only the word `yes` agrees (the same answer for every command that asks)."""
+    sys.stderr.write(question + " ")
+    sys.stderr.flush()
+    try:
+        answer = sys.stdin.readline()
+    except (OSError, ValueError):
+        return False
+    return answer.strip().lower() == "yes"

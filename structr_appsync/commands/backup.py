@@ -13,7 +13,7 @@ from structr_appsync.backup.prune import plan_prune, prune_generations
 from structr_appsync.backup.recovery import recover_stopped_services
 from structr_appsync.backup.restore import run_restore
 from structr_appsync.backup.verify import verify_generation
-from structr_appsync.commands._shared import add_env_option, add_json_option, load, print_json
+from structr_appsync.commands._shared import add_env_option, add_json_option, ask_yes, load, print_json
 from structr_appsync.errors import EXIT_FAILED, EXIT_OK, RefusedError
 from structr_appsync.lock import exclusive_lock
 
@@ -98,9 +98,10 @@ def _verify(args: argparse.Namespace) -> int:
             for item in items:
                 print(f"{label}: {item}")
         verdict = "OK" if report.ok else "FAILED"
+        others = report.checked - report.files_checked
         print(
-            f"backup {generation.id}: {verdict} ({report.checked} checked, {len(report.missing)} missing, "
-            f"{len(report.changed)} changed, {len(report.extra)} extra)"
+            f"backup {generation.id}: {verdict} ({report.files_checked} files and {others} folders/links checked, "
+            f"{len(report.missing)} missing, {len(report.changed)} changed, {len(report.extra)} extra)"
         )
     return EXIT_OK if report.ok else EXIT_FAILED
 
@@ -131,11 +132,7 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
-        return False
-    sys.stderr.write(f"{question} [y/N] ")
-    sys.stderr.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
+    return sys.stdin.isatty() and ask_yes(f"{question} Type yes to go on:")
 
 
 def _restore(args: argparse.Namespace) -> int:
@@ -145,7 +142,7 @@ def _restore(args: argparse.Namespace) -> int:
         f"Stop Structr and Neo4j of env {context.env_name!r} and replace {context.neo4j_data} and "
         f"{context.structr_dir} with backup {generation.id}?"
     ):
-        raise RefusedError("restore needs confirmation", hint="answer y on a terminal, or pass --yes in scripts")
+        raise RefusedError("restore needs confirmation", hint="type yes on a terminal, or pass --yes in scripts")
     outcome = run_restore(context, generation.id, keep_previous=args.keep_previous)
     if args.json:
         print_json(outcome.as_json())

@@ -17,18 +17,17 @@ BASE_HOOKS = ("pre-commit", "pre-push")
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("hooks", help="install, remove or inspect appsync's git hooks")
     actions = parser.add_subparsers(dest="hooks_action", metavar="ACTION", required=True)
-    hooks_help = (
-        "comma-separated hooks out of " + ", ".join(hook_install.HOOK_TYPES) + " or 'all' "
-        "(install default: pre-commit, pre-push and the post-* hooks enabled in appsync.toml; others: all)"
-    )
+    choices = "comma-separated hooks out of " + ", ".join(hook_install.HOOK_TYPES) + " or 'all'"
 
     install = actions.add_parser("install", help="install the hooks; an existing hook is kept and still runs")
-    install.add_argument("--hooks", help=hooks_help)
+    install.add_argument(
+        "--hooks", help=f"{choices} (default: pre-commit, pre-push and the post-* hooks enabled in appsync.toml)"
+    )
     install.add_argument("--hooks-path", action="store_true", help="install into the directory named by core.hooksPath")
     install.set_defaults(handler=_install)
 
     uninstall = actions.add_parser("uninstall", help="remove appsync's hooks and restore the previous ones")
-    uninstall.add_argument("--hooks", help=hooks_help)
+    uninstall.add_argument("--hooks", help=f"{choices} (default: all that appsync installed)")
     uninstall.set_defaults(handler=_uninstall)
 
     status = actions.add_parser("status", help="show which hooks are installed")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from structr_appsync.commands._shared import add_env_option, add_json_option, open_workspace, print_json
+from structr_appsync.commands._shared import add_env_option, add_json_option, ask_yes, open_workspace, print_json
 from structr_appsync.errors import EXIT_OK
 from structr_appsync.sync import importer
 from structr_appsync.sync.import_consent import describe_deletions
@@ -38,14 +38,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=_handle)
 
 
-def _ask(question: str) -> bool:
-    sys.stderr.write(question + " ")
-    sys.stderr.flush()
-    try:
-        answer = sys.stdin.readline()
-    except (OSError, ValueError):
-        return False
-    return answer.strip().lower() == "yes"
 
 
 def _print_plan(plan: ImportPlan, *, stream: Any) -> None:
@@ -117,7 +109,7 @@ def _handle(args: argparse.Namespace) -> int:
             force=force,
             allow_delete=args.allow_delete,
             with_data=args.with_data,
-            confirm=_ask if interactive else None,
+            confirm=ask_yes if interactive else None,
             on_plan=on_plan,
         )
         outcome = importer.import_ref(ws, ref, options)

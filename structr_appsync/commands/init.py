@@ -1,4 +1,4 @@
-"""`appsync init`: write appsync.toml, create the git repository if needed, and a .gitignore. Never asks."""
+"""`appsync init`: write appsync.toml and create the git repository if needed. Never asks."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from structr_appsync.errors import EXIT_OK, GitError, RefusedError, UsageError
 from structr_appsync.gitrepo import GitRepo
 from structr_appsync.workspace import open_repository
 
-GITIGNORE_LINES = ("# appsync: local state, never versioned", ".appsync/")
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "init",
-        help="write appsync.toml, create the git repository if needed, and a .gitignore",
+        help="write appsync.toml and create the git repository if needed",
         description="Set up the current directory (or the root of the git repository it is in) without asking.",
     )
     parser.add_argument("--url", required=True, help="Structr base URL, e.g. http://localhost:8082")
@@ -58,17 +56,6 @@ def render_config(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def _update_gitignore(root: Path) -> bool:
-    path = root / ".gitignore"
-    existing = path.read_text(encoding="utf-8") if path.exists() else ""
-    missing = [line for line in GITIGNORE_LINES if line not in existing.splitlines()]
-    if not missing:
-        return False
-    prefix = "" if not existing or existing.endswith("\n") else "\n"
-    path.write_text(existing + prefix + "\n".join(missing) + "\n", encoding="utf-8")
-    return True
-
-
 def _handle(args: argparse.Namespace) -> int:
     here = Path.cwd()
     try:
@@ -88,9 +75,10 @@ def _handle(args: argparse.Namespace) -> int:
     if created_repo:
         GitRepo.create(target_root)
     config_path.write_text(text, encoding="utf-8")
-    _update_gitignore(target_root)
     print(f"wrote {config_path} (env {args.env}: {args.url}, export folder {args.export_dir}/)")
     if created_repo:
         print(f"created a git repository in {target_root}")
-    print(f"next: {args.password_env}=... appsync export")
+    shown = config_path.relative_to(target_root) if config_path.is_relative_to(target_root) else config_path
+    print(f"next: commit {shown} (it holds no password): git add {shown} && git commit -m 'appsync configuration'")
+    print(f"then: {args.password_env}=... appsync export")
     return EXIT_OK

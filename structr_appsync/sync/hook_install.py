@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from structr_appsync.errors import GitError, HookError
+from structr_appsync.errors import GitError, HookError, NotARepository
 from structr_appsync.workspace import open_repository
 
 logger = logging.getLogger(__name__)
@@ -121,6 +121,8 @@ def locate(start: Path, *, use_hooks_path: bool) -> HookLocation:
     """
     try:
         repo = open_repository(start)
+    except NotARepository:
+        raise  # a setup error (exit 2), as for every other command run outside a repository
     except GitError as exc:
         raise HookError(str(exc), hint=exc.hint) from exc
     # Hooks are shared by all worktrees: they live in the common git dir.
@@ -150,7 +152,7 @@ def _template_text() -> str:
     if shipped.is_file():
         return shipped.read_text(encoding="utf-8")
     # Running from a source checkout (or an editable install): the template sits in the top-level hooks/.
-    source = Path(__file__).resolve().parent.parent / "hooks" / TEMPLATE_NAME
+    source = Path(__file__).resolve().parents[2] / "hooks" / TEMPLATE_NAME
     try:
         return source.read_text(encoding="utf-8")
     except OSError as exc:

@@ -210,7 +210,7 @@ def _execute(run: _Run, materialize: Callable[[], Materialized]) -> ImportOutcom
         if plan.version_problem:
             raise RefusedError(plan.version_problem, hint="import it into a Structr of that version or newer")
         if not plan.changes_anything and not (options.with_data and source.data_dir is not None):
-            logger.info("the server already holds %s; nothing to import", run.label)
+            logger.debug("the server already holds %s; nothing to import", run.label)
             outcome.verified = True
             return outcome.finish(timer)
         require_consent(
@@ -274,7 +274,7 @@ def _save_rollback_point(run: _Run, live_tree: str) -> str:
         name = f"{pre_import_prefix(run.env_name)}{stamp}-{suffix}"
     message = f"appsync: state of env {run.env_name} before importing {run.label}"
     export_trees.record(run.repo, export_trees.PlacedTree(live_tree, run.ws.folder.git_path), name, message)
-    logger.info("rollback point: %s", name)
+    logger.debug("rollback point: %s", name)
     return name
 
 

@@ -36,7 +36,14 @@ CATEGORIES: tuple[tuple[str, str, str], ...] = (
     ("other", "other file", "other files"),
 )
 KINDS = ("added", "changed", "removed")
-MAX_NAMES = 40
+# How many names a line shows per kind before it only counts: a few for an initial export (it adds everything),
+# more for an ordinary one.
+MAX_NAMES = 10
+MAX_NAMES_INITIAL = 3
+# A file inside a schema type's folder says the type was touched, not whether the type itself is new: the type
+# counts as changed unless schema.json says it was added or removed.
+TOUCHED = "touched"
+_VERBS = {"added": "add", "changed": "change", "removed": "remove"}
 _UUID_SUFFIX = re.compile(r"^(.*)-([0-9a-f]{32}|[0-9a-f-]{36})$")
 
 Reader = Callable[[str], bytes | None]
@@ -86,6 +93,7 @@ class ChangeSummary:
     def lines(self) -> list[str]:
         """One line per category: "Pages: 1 added (new); 2 changed (home, login)"."""
         result = []
+        limit = MAX_NAMES_INITIAL if self.initial else MAX_NAMES
         for key, singular, plural in CATEGORIES:
             changes = self.categories.get(key)
             if not changes or not changes.total:
@@ -94,16 +102,18 @@ class ChangeSummary:
             for kind in KINDS:
                 names = getattr(changes, kind)
                 if names:
-                    shown = ", ".join(names[:MAX_NAMES])
-                    if len(names) > MAX_NAMES:
-                        shown += f", … and {len(names) - MAX_NAMES} more"
+                    shown = ", ".join(names[:limit])
+                    if len(names) > limit:
+                        shown += f", … and {len(names) - limit} more"
                     parts.append(f"{len(names)} {kind} ({shown})")
             label = plural if changes.total != 1 else singular
             result.append(f"{label[0].upper()}{label[1:]}: " + "; ".join(parts))
         return result
 
     def subject(self) -> str:
-        """A short lower-case phrase: "change page home", "update 3 pages, 2 files", or "no changes"."""
+        """A short lower-case phrase: "change page home", "add 2 pages", "update 3 pages, 2 files", "no changes".
+
+        The verb is "add", "change" or "remove" when every change is of that one kind, else "update"."""
         active = [
             (singular, plural, self.categories[key])
             for key, singular, plural in CATEGORIES
@@ -121,7 +131,11 @@ class ChangeSummary:
         text = ", ".join(pieces[:4])
         if len(pieces) > 4:
             text += f" and {len(pieces) - 4} more kinds"
-        return f"initial export of {text}" if self.initial else f"update {text}"
+        if self.initial:
+            return f"initial export of {text}"
+        kinds = {kind for _s, _p, changes in active for kind in KINDS if getattr(changes, kind)}
+        verb = _VERBS[next(iter(kinds))] if len(kinds) == 1 else "update"
+        return f"{verb} {text}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -149,7 +163,7 @@ class _Collector:
         for category, names in self.kinds.items():
             changes = CategoryChanges()
             for name in sorted(names, key=str.lower):
-                kinds = names[name]
+                kinds = names[name] - {TOUCHED} or {"changed"}
                 # added everywhere (html file and index entry) = added; any mix = changed
                 kind = next(iter(kinds)) if len(kinds) == 1 else "changed"
                 getattr(changes, kind).append(name)
@@ -289,7 +303,7 @@ def _classify_file(collector: _Collector, status: str, path: str) -> None:
         elif parts[2] == "methods" and len(parts) >= 4:
             collector.add("schema_methods", f"{parts[1]}.{'/'.join(parts[3:])}", kind)
         else:
-            collector.add("schema_types", parts[1], "changed")
+            collector.add("schema_types", parts[1], TOUCHED)
     elif top == "mail-templates" and len(parts) == 2:
         stem = parts[1].rsplit(".", 1)[0]
         name, _sep, locale = stem.partition("_-_")

@@ -176,14 +176,16 @@ def _find_java(version: str) -> str | None:
     return None
 
 
-def provision(version: str = NEO4J_VERSION) -> tuple[bool, str]:
-    """Run provision.sh (idempotent); returns (ok, its last message)."""
+def provision(version: str = NEO4J_VERSION, *, visible: bool = False) -> tuple[bool, str]:
+    """Run provision.sh (idempotent); returns (ok, its last message). ``visible``: its progress goes to stderr."""
+    global _provision_result
     env = dict(os.environ, **_ENV_AT_IMPORT)
     env.update(APPSYNC_NEO4J_VERSION=version, APPSYNC_NEO4J_HOME=str(cache_root()))
     try:
         out = subprocess.run(
             ["bash", str(PROVISION_SCRIPT)],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=None if visible else subprocess.STDOUT,
             text=True,
             env=env,
             timeout=900,
@@ -191,8 +193,10 @@ def provision(version: str = NEO4J_VERSION) -> tuple[bool, str]:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"provision.sh failed to run: {exc}"
-    lines = (out.stdout + out.stderr).strip().splitlines()
+    lines = (out.stdout or "").strip().splitlines()
     message = lines[-1] if lines else f"exit {out.returncode}"
+    if visible:
+        _provision_result = (out.returncode == 0, message)
     return out.returncode == 0, message
 
 

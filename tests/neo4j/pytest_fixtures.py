@@ -7,13 +7,45 @@ Both skip with the reason when Neo4j cannot run here (and fail instead in CI).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.neo4j.harness import REQUIRE_NEO4J, Neo4jServer, neo4j_available
+from tests.neo4j.harness import (
+    NEO4J_VERSION,
+    REQUIRE_NEO4J,
+    Neo4jServer,
+    distribution_dir,
+    is_provisioned,
+    neo4j_available,
+    provision,
+)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Fetch Neo4j before the first test, in sight, when the run may need it and it is not there yet.
+
+    Done inside a test it would be two silent minutes; here the user sees what is downloaded and where. Runs in
+    the main process only (pytest-xdist workers would fetch it twice, and their output is not shown)."""
+    config = session.config
+    if hasattr(config, "workerinput") or is_provisioned() or os.environ.get("APPSYNC_NEO4J_NO_PROVISION") == "1":
+        return
+    selection = str(config.getoption("markexpr", "") or "")
+    if "not slow" in selection or "not neo4j" in selection:
+        return  # the fast subset runs no real Neo4j
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        sys.stderr.write(
+            f"\nappsync tests: fetching Neo4j {NEO4J_VERSION} once from Maven Central into {distribution_dir()} "
+            "(about 230 MB, plus about 145 MB in Maven's ~/.m2); later runs reuse it\n"
+        )
+        ok, message = provision(visible=True)
+        sys.stderr.write(f"appsync tests: {'Neo4j ready' if ok else 'Neo4j not provisioned: ' + message}\n")
 
 
 def require_neo4j() -> None:
