@@ -177,18 +177,23 @@ def _schema_type_of(path: str) -> str | None:
     return parts[1] if len(parts) >= 3 and parts[0] == "schema" else None
 
 
+def _schema_path_of(reason: str, changed: set[str]) -> str:
+    """The changed file a schema difference is best shown at: the method's file, the type's, or schema.json."""
+    method = re.match(r"schema method ([^.\s]+)\.(\S+)", reason)
+    if method and f"schema/{method.group(1)}/methods/{method.group(2)}" in changed:
+        return f"schema/{method.group(1)}/methods/{method.group(2)}"
+    named = re.match(r"schema type (\S+)", reason)
+    under = sorted(path for path in changed if named and path.startswith(f"schema/{named.group(1)}/"))
+    return under[0] if under else "schema/schema.json"
+
+
 def _schema_verdicts(changes: list[tuple[str, str]], read_ref: Reader, read_server: Reader) -> list[FileVerdict]:
     comparison = compare_schema(read_ref, read_server)
     if comparison.differences:
-        by_type: dict[str, list[str]] = {}
-        for _status, path in changes:
-            by_type.setdefault(_schema_type_of(path) or "", []).append(path)
-        verdicts = []
-        for reason in comparison.differences:
-            named = re.match(r"schema (?:type|method) ([^.\s]+)", reason)
-            paths = by_type.get(named.group(1), []) if named else []
-            verdicts.append(FileVerdict(paths[0] if paths else "schema/schema.json", DIFFERENT, reason=reason))
-        return verdicts
+        changed = {path for _status, path in changes}
+        return [
+            FileVerdict(_schema_path_of(reason, changed), DIFFERENT, reason=reason) for reason in comparison.differences
+        ]
     result = []
     for status, path in changes:
         type_name = _schema_type_of(path)
