@@ -6,9 +6,17 @@ import argparse
 import json
 from pathlib import Path
 
-from structr_appsync.config import CONFIG_FILE_NAME, DEFAULT_PASSWORD_ENV, parse_config
-from structr_appsync.errors import EXIT_OK, RefusedError, UsageError
+from structr_appsync.config import (
+    CONFIG_FILE_NAME,
+    DEFAULT_PASSWORD_ENV,
+    AppsyncConfig,
+    parse_config,
+    resolve_password,
+    resolve_user,
+)
+from structr_appsync.errors import EXIT_OK, ConfigError, RefusedError, UsageError
 from structr_appsync.gitrepo import GitRepo
+from structr_appsync.transfer_detect import TransferChoice, detect_transfer
 
 GITIGNORE_LINES = ("# appsync: local state, never versioned", ".appsync/")
 
@@ -26,7 +34,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--password-env", default=DEFAULT_PASSWORD_ENV, help="variable holding the password (default: %(default)s)"
     )
-    parser.add_argument("--transfer", choices=("zip", "path"), default="zip", help="transfer mode (default: zip)")
+    parser.add_argument(
+        "--transfer",
+        choices=("zip", "path"),
+        default=None,
+        help="transfer mode (default: probe the server and pick the one that works)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing appsync.toml")
     parser.set_defaults(handler=_handle)
 
@@ -35,7 +48,9 @@ def _quote(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
-def render_config(*, url: str, user: str | None, export_dir: str, env: str, password_env: str, transfer: str) -> str:
+def render_config(
+    *, url: str, user: str | None, export_dir: str, env: str, password_env: str, transfer: TransferChoice
+) -> str:
     """The text of a new appsync.toml."""
     lines = [
         "# appsync configuration; reference: README.md, section Configuration",
@@ -49,10 +64,31 @@ def render_config(*, url: str, user: str | None, export_dir: str, env: str, pass
         lines.append(f"user = {_quote(user)}")
     lines += [
         f'password_env = {_quote(password_env)}   # or password_file = "/path/to/0600-file"',
-        f'transfer = {_quote(transfer)}                    # or "path" (Structr on this host or a shared volume)',
+        f"# transfer: {transfer.reason}",
+        f"transfer = {_quote(transfer.transfer)}",
         "",
     ]
+    if transfer.transfer == "path":
+        lines += [
+            f"[env.{_quote(env)}.path_transfer]",
+            "# the directory as Structr sees it; appsync uses and removes a fresh subfolder in it per run",
+            'server_dir = "/tmp/appsync-transfer"',
+            "# the same directory as appsync sees it, when Structr runs elsewhere (a shared volume):",
+            '# local_dir = "/mnt/structr-transfer"',
+            "",
+        ]
     return "\n".join(lines)
+
+
+def _choose_transfer(args: argparse.Namespace, draft: AppsyncConfig) -> TransferChoice:
+    if args.transfer:
+        return TransferChoice(args.transfer, "chosen with --transfer", probed=False)
+    env = draft.env[args.env]
+    try:
+        password: str | None = resolve_password(env, args.env)
+    except ConfigError:
+        password = None  # probe without credentials: a 401 still tells that the servlet is there
+    return detect_transfer(env.url, resolve_user(env), password)
 
 
 def _update_gitignore(root: Path) -> bool:
@@ -66,6 +102,13 @@ def _update_gitignore(root: Path) -> bool:
     return True
 
 
+def _parse(text: str, config_path: Path) -> AppsyncConfig:
+    try:
+        return parse_config(text, config_path)
+    except ValueError as exc:
+        raise UsageError(str(exc).replace(f"invalid config {config_path}: ", "invalid option: ")) from exc
+
+
 def _handle(args: argparse.Namespace) -> int:
     here = Path.cwd()
     root = GitRepo.find_root(here)
@@ -74,23 +117,25 @@ def _handle(args: argparse.Namespace) -> int:
     config_path = Path(args.config).resolve() if args.config else target_root / CONFIG_FILE_NAME
     if config_path.exists() and not args.force:
         raise RefusedError(f"{config_path} already exists", hint="pass --force to overwrite it")
-    text = render_config(
-        url=args.url,
-        user=args.user,
-        export_dir=args.export_dir,
-        env=args.env,
-        password_env=args.password_env,
-        transfer=args.transfer,
-    )
-    try:
-        parse_config(text, config_path)
-    except ValueError as exc:
-        raise UsageError(str(exc).replace(f"invalid config {config_path}: ", "invalid option: ")) from exc
+    options = {
+        "url": args.url,
+        "user": args.user,
+        "export_dir": args.export_dir,
+        "env": args.env,
+        "password_env": args.password_env,
+    }
+    draft = _parse(render_config(**options, transfer=TransferChoice("zip", "draft")), config_path)
+    choice = _choose_transfer(args, draft)
+    text = render_config(**options, transfer=choice)
+    _parse(text, config_path)
     if created_repo:
         GitRepo.init(target_root)
     config_path.write_text(text, encoding="utf-8")
     _update_gitignore(target_root)
     print(f"wrote {config_path} (env {args.env}: {args.url}, export folder {args.export_dir}/)")
+    print(f"transfer = {choice.transfer!r}: {choice.reason}")
+    if choice.advice:
+        print(f"to do: {choice.advice}")
     if created_repo:
         print(f"created a git repository in {target_root}")
     print(f"next: {args.password_env}=... appsync export")
