@@ -16,10 +16,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from structr_appsync.format_rules_html import HTML_RULES, html_rewrites
-from structr_appsync.format_rules_json import JSON_LAYOUT, JSON_RULES, load_json
+from structr_appsync.format_rules_html import HTML_RULES, html_forecast, html_rewrites
+from structr_appsync.format_rules_json import ALLOWED_LIST, JSON_LAYOUT, JSON_RULES, load_json
 from structr_appsync.format_rules_json import json_rewrites as _json_rewrites
-from structr_appsync.format_rules_schema import BUILTIN_TYPES, SCHEMA_RULES, SOURCES_IN_FILES, compare_schema
+from structr_appsync.format_rules_schema import (
+    BUILTIN_TYPES,
+    SCHEMA_JSON,
+    SCHEMA_RULES,
+    SOURCES_IN_FILES,
+    builtin_type_names,
+    compare_schema,
+    inline_source_count,
+)
 
 Reader = Callable[[str], bytes | None]
 
@@ -36,6 +44,29 @@ RULES: dict[str, str] = {**HTML_RULES, **JSON_RULES, **SCHEMA_RULES, **FILE_RULE
 """Every rewrite rule by name, with a one-line description (for plans, summaries and commit messages)."""
 
 SERVER_WRITTEN_FILES = frozenset({"deployment.conf", "pre-deploy.conf", "post-deploy.conf"})
+# Index files a 6.1 export always holds, even for an app without them (real-6.1.0/exports/hello-world).
+DEFAULT_INDEX_FILES = frozenset(
+    {
+        "application-configuration-data.json",
+        "components.json",
+        "events/action-mapping.json",
+        "events/parameter-mapping.json",
+        "files.json",
+        "localizations.json",
+        "mail-templates.json",
+        "modules/api-builder/virtual-types.json",
+        "modules/messaging-module/messaging-engine.json",
+        "page-paths.json",
+        "pages.json",
+        SCHEMA_JSON,
+        "security/cors-settings.json",
+        "security/grants.json",
+        "security/schema-grants.json",
+        "sites.json",
+        "templates.json",
+        "widgets.json",
+    }
+)
 _DOM_FOLDERS = ("pages/", "components/", "templates/")
 
 SAME, REWRITE, DIFFERENT = "same", "rewrite", "different"
@@ -284,3 +315,57 @@ def describe_rules(counts: Mapping[str, int]) -> list[str]:
     return [
         f"{rule} ({count} file{'s' if count != 1 else ''}): {RULES.get(rule, rule)}" for rule, count in counts.items()
     ]
+
+
+# --- what an import will rewrite, told from the ref alone (for the plan) ------------------------------------
+
+
+def _schema_forecast(paths: list[str], read: Reader, counts: Counter[str]) -> None:
+    try:
+        schema = load_json(read(SCHEMA_JSON) or b"{}")
+    except ValueError:
+        return
+    definitions = schema.get("definitions") if isinstance(schema, dict) else None
+    builtin = builtin_type_names(definitions) if isinstance(definitions, dict) else set()
+    if builtin:
+        counts[BUILTIN_TYPES] += 1 + sum(1 for path in paths if _schema_type_of(path) in builtin)
+    inline = inline_source_count(definitions, builtin) if isinstance(definitions, dict) else 0
+    if inline:
+        counts[SOURCES_IN_FILES] += 1 + inline  # schema.json itself and one file per source
+
+
+def _is_index(path: str) -> bool:
+    return path.endswith(".json") and not path.startswith(("files/", "schema/"))
+
+
+def forecast_rewrites(paths: Iterable[str], read: Reader) -> dict[str, int]:
+    """Per rule, how many of the ref's files Structr's import will rewrite (a forecast from the ref alone).
+
+    Covers the rules a file itself shows (elements without ids, grant order, 4.x grant strings, built-in schema
+    types, inline sources, missing default files); the server-written files are left out.
+    """
+    listed = sorted(paths)
+    counts: Counter[str] = Counter()
+    for path in listed:
+        data = read(path)
+        if data is None:
+            continue
+        if path.endswith(".html") and path.startswith(_DOM_FOLDERS):
+            text = _text(data) or ""
+            counts.update(html_forecast(text, dom_nodes=not path.startswith("templates/")))
+        elif _is_index(path) and re.search(rb'"allowed"\s*:\s*"', data):
+            counts[ALLOWED_LIST] += 1
+    _schema_forecast(listed, read, counts)
+    missing = DEFAULT_INDEX_FILES - set(listed)
+    if missing:
+        counts[DEFAULT_FILES] += len(missing)
+    return dict(sorted(counts.items()))
+
+
+def rewrite_summary(files: int, counts: Mapping[str, int], server_version: str | None) -> str:
+    """One line for an import report or a commit message: "Structr 6.1.0 rewrote 47 files into its format
+    (element-ids 17, grant-order 17, ...)". ``files`` is the number of files (``TreeComparison.rewritten_count``;
+    one file can fall under several rules)."""
+    by_rule = ", ".join(f"{rule} {count}" for rule, count in sorted(counts.items(), key=lambda item: -item[1]))
+    who = f"Structr {server_version}" if server_version else "Structr"
+    return f"{who} rewrote {files} file{'s' if files != 1 else ''} into its format ({by_rule})"

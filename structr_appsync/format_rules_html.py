@@ -158,3 +158,24 @@ def html_rewrites(ref: str, server: str) -> set[str] | None:
         if not same:
             return None
     return rules
+
+
+_START_TAG = re.compile(r"<(?![/!])([^\s>/]+)([^>]*)>")
+_UNORDERED_GRANT = re.compile(r"@structr:grant\([^,)]*,([a-z]+)\)")
+
+
+def html_forecast(html: str, *, dom_nodes: bool) -> set[str]:
+    """The rules Structr's import will apply to this HTML file (a forecast from the file alone).
+
+    ``dom_nodes``: the file's elements become DOM nodes with ids (pages and components; a template's HTML is text).
+    """
+    rules = set()
+    if dom_nodes and any(META_ID not in match.group(2) for match in _START_TAG.finditer(html)):
+        rules.add(ELEMENT_IDS)
+    if any(list(letters) != sorted(letters, key="rwda".index) for letters in _UNORDERED_GRANT.findall(html)):
+        rules.add(GRANT_ORDER)
+    if _REST_QUERY in html:
+        rules.add(REST_QUERY_ATTRIBUTE)
+    if 'src="${link.path}"' in html:
+        rules.add(PAGELINK_SRC)
+    return rules

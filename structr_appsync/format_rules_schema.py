@@ -111,6 +111,33 @@ def builtin_type_names(definitions: Mapping[str, Any]) -> set[str]:
     return names | relationships
 
 
+def _is_inline(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and not value.startswith("./")
+
+
+def _dict_at(item: Any, key: str) -> dict[str, Any]:
+    value = item.get(key) if isinstance(item, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def inline_source_count(definitions: Mapping[str, Any], builtin: set[str]) -> int:
+    """How many method and function sources sit inline in schema.json (6.x writes each into its own file).
+
+    Function properties of built-in types are left out: most are Structr's own, which 6.x drops.
+    """
+    count = 0
+    for name, item in definitions.items():
+        for method in _dict_at(item, "methods").values():
+            if isinstance(method, dict) and method.get("codeType") != "java" and _is_inline(method.get("source")):
+                count += 1
+        if name in builtin:
+            continue
+        for prop in _dict_at(item, "properties").values():
+            if isinstance(prop, dict):
+                count += sum(1 for key in ("readFunction", "writeFunction") if _is_inline(prop.get(key)))
+    return count
+
+
 def _strip_nested(ref: Any, server: Any, added: dict[str, Any], dropped: dict[str, Any]) -> bool:
     if not (isinstance(ref, dict) and isinstance(server, dict)):
         return False
@@ -169,14 +196,22 @@ def _user_methods(definition: Any) -> dict[str, Any]:
 
 
 def _user_method_differences(name: str, old: Any, new: Any) -> list[str]:
-    """A built-in type is Structr's, but methods someone added to it are the app's: compare those."""
+    """A built-in type is Structr's, but methods someone added to it are the app's: compare those, and the
+    sources of the function properties the server kept."""
     old_methods, new_methods = _user_methods(old), _user_methods(new)
     _strip_nested(old_methods, new_methods, _METHOD_ADDED, _METHOD_DROPPED)
-    return [
+    differences = [
         f"schema method {name}.{method} {_change(old_methods.get(method), new_methods.get(method))}"
         for method in sorted(old_methods.keys() | new_methods.keys())
         if old_methods.get(method) != new_methods.get(method)
     ]
+    old_props, new_props = _dict_at(old, "properties"), _dict_at(new, "properties")
+    for prop in sorted(old_props.keys() & new_props.keys()):
+        for key in ("readFunction", "writeFunction"):
+            before, after = _dict_at(old_props, prop).get(key), _dict_at(new_props, prop).get(key)
+            if after is not None and before != after:
+                differences.append(f"schema function {name}.{prop} {key} changed")
+    return differences
 
 
 def _change(old: Any, new: Any) -> str:
