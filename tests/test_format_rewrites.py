@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from structr_appsync.config import NormalizeConfig
 from structr_appsync.format_rewrites import (
     DIFFERENT,
     RULES,
     SAME,
     classify_file,
+    compare_changes,
     compare_trees,
     feature_version,
     tree_format,
 )
+from structr_appsync.gitrepo import GitRepo
+from structr_appsync.normalize import normalize_tree
+from structr_appsync.snapshots import hash_export
 from tests.paths import FIXTURES
 
 REAL_610 = FIXTURES.parent / "real-6.1.0" / "exports"
@@ -334,3 +340,25 @@ def test_feature_version() -> None:
     assert feature_version("4.3-SNAPSHOT") == (4, 3)
     assert feature_version("6.1.0") == (6, 1)
     assert feature_version("10.0") > feature_version("6.1.0")
+
+
+# --- the way the import's verification will call it: git trees, the server's export normalized -------------
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_git_trees_of_a_committed_export_and_the_normalized_server_export(tmp_path: Path, name: str) -> None:
+    # As importer.py does: both folders normalized, hashed with appsync's placeholders.
+    repo = GitRepo.init(tmp_path / "repo")
+    ref_dir, server_dir = tmp_path / "ref", tmp_path / "server"
+    shutil.copytree(FIXTURES / name, ref_dir)
+    shutil.copytree(REAL_610 / name, server_dir)
+    normalize_tree(ref_dir, NormalizeConfig())
+    normalize_tree(server_dir, NormalizeConfig(), previous=ref_dir)
+    ref_tree, server_tree = hash_export(repo, ref_dir), hash_export(repo, server_dir)
+    result = compare_changes(
+        repo.diff_trees(ref_tree, server_tree),
+        lambda path: repo.read_blob(ref_tree, path),
+        lambda path: repo.read_blob(server_tree, path),
+    )
+    assert result.differences == []
+    assert result.rewritten_count > 0
