@@ -157,10 +157,18 @@ def classify_file(path: str, ref: bytes | None, server: bytes | None, *, read_re
 
     None means the path is missing on that side. ``read_ref`` (optional) reads other files of the ref, which
     one rule needs (files.json for files created empty). Schema files are compared as one model: use
-    ``compare_changes`` for them; here a schema file is compared on its own.
+    ``compare_changes`` for the whole schema folder; here a schema file is compared on its own.
     """
     if ref == server:
         return FileVerdict(path, SAME)
+    if path.startswith("schema/"):
+        status = "A" if ref is None else "D" if server is None else "M"
+        verdicts = _schema_verdicts(
+            [(status, path)],
+            lambda wanted: ref if wanted == path else None,
+            lambda wanted: server if wanted == path else None,
+        )
+        return next((verdict for verdict in verdicts if verdict.path == path), verdicts[0])
     if ref is None or server is None:
         return _one_sided(path, ref, server, read_ref)
     if path in SERVER_WRITTEN_FILES:

@@ -255,14 +255,12 @@ RULE_CASES: dict[str, tuple[str, bytes | None, bytes | None]] = {
 @pytest.mark.parametrize("rule", sorted(RULE_CASES))
 def test_each_rule_explains_its_own_rewrite(rule: str) -> None:
     path, ref, server = RULE_CASES[rule]
-    verdict = classify_file(path, ref, server) if path != _SCHEMA else None
-    if verdict is None:
-        tree = compare_trees({path: ref} if ref is not None else {}, {path: server} if server is not None else {})
-        assert tree.differences == []
-        assert tree.rule_counts() == {rule: 1}
-    else:
-        assert verdict.status == "rewrite", verdict
-        assert verdict.rules == (rule,)
+    verdict = classify_file(path, ref, server)
+    assert verdict.status == "rewrite", verdict
+    assert verdict.rules == (rule,)
+    tree = compare_trees({path: ref} if ref is not None else {}, {path: server} if server is not None else {})
+    assert tree.differences == []
+    assert tree.rule_counts() == {rule: 1}
 
 
 def test_sources_moved_into_files_are_a_rewrite() -> None:
@@ -305,6 +303,12 @@ def test_every_rule_has_a_case() -> None:
         ("files.json", b'{"/a": {"contentType": "text/css"}}', b'{"/a": {}}'),  # not the default value
         ("security/grants.json", b'[{"flags": 5, "id": "g"}]', b"[]"),  # a grant that grants something
         ("pages.json", b"{not json", b"{}"),
+        (
+            _SCHEMA,
+            _schema({"T": {"methods": {"m": {"source": "1"}}}}),
+            _schema({"T": {"methods": {"m": {"source": "2"}}}}),
+        ),
+        (_SCHEMA, _schema({"T": {"type": "object"}}), _schema({})),  # a custom type gone
     ],
 )
 def test_real_differences_stay_differences(path: str, ref: bytes, server: bytes) -> None:
