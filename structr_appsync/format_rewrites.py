@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from structr_appsync.format_rules_html import HTML_RULES, html_forecast, html_rewrites
 from structr_appsync.format_rules_json import ALLOWED_LIST, JSON_LAYOUT, JSON_RULES, load_json
@@ -80,6 +80,11 @@ class FileVerdict:
     status: str
     rules: tuple[str, ...] = ()
     reason: str = ""
+    change: str = "M"  # A (only the server has it), D (only the ref has it) or M, as git's diff-tree says
+
+    def as_change(self) -> tuple[str, str]:
+        """(status, path) as ``summary.summarize_changes`` takes it."""
+        return self.change, self.path
 
 
 @dataclass
@@ -205,7 +210,7 @@ def _reason(path: str) -> str:
 
 def _record(result: TreeComparison, verdict: FileVerdict, status: str) -> None:
     if verdict.status == DIFFERENT:
-        result.differences.append(verdict)
+        result.differences.append(replace(verdict, change=status))
     elif verdict.status == REWRITE:
         table = {"A": result.added_by_format, "D": result.removed_by_format}.get(status, result.rewritten)
         table[verdict.path] = verdict.rules

@@ -131,6 +131,9 @@ def test_changed_page_text_is_a_real_difference() -> None:
 
 def test_a_removed_page_is_a_real_difference() -> None:
     assert _meetdown_with({"pages/login.html": None}) == [("pages/login.html", "page missing on the server")]
+    ref, server = _pair("meetdown")
+    del server["pages/login.html"]
+    assert [item.as_change() for item in compare_trees(ref, server).differences] == [("D", "pages/login.html")]
 
 
 def test_a_changed_schema_method_is_a_real_difference() -> None:
