@@ -313,7 +313,7 @@ def tree_format(read: Reader) -> TreeFormat:
     if re.search(r"^\s*deployment-date\s*=", conf, re.MULTILINE):
         markers.append("deployment.conf has a deployment-date (Structr 5.2 and older)")
     if conf and "uuid-format" not in conf:
-        markers.append("deployment.conf has no uuid-format (older than Structr 6)")
+        markers.append("deployment.conf has no uuid-format (Structr 6.1 writes one)")
     if b'"isBuiltinType"' in (read("schema/schema.json") or b""):
         markers.append("the schema lists built-in types (older than Structr 6)")
     for name in ("pages.json", "files.json", "security/grants.json"):
