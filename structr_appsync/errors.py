@@ -71,6 +71,10 @@ class ExportInvalid(ServerError):
     """What Structr sent back is not a complete deployment export."""
 
 
+class DeployServletMissing(ServerError):
+    """Structr answers, but does not serve the ZIP deployment servlet /structr/deploy (5.2 Community)."""
+
+
 class DeploymentFailed(ServerError):
     """Structr reported success (often HTTP 200) but the deployment did not happen."""
 

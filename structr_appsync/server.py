@@ -19,7 +19,14 @@ import requests
 
 from structr_appsync import __version__
 from structr_appsync.config import LoadedConfig, Timeouts, resolve_password, resolve_user
-from structr_appsync.errors import AuthError, DeploymentFailed, ExportInvalid, ServerError, ServerUnavailable
+from structr_appsync.errors import (
+    AuthError,
+    DeploymentFailed,
+    DeployServletMissing,
+    ExportInvalid,
+    ServerError,
+    ServerUnavailable,
+)
 from structr_appsync.exporttree import extract_export_zip
 from structr_appsync.exportzip import zip_folder
 
@@ -31,6 +38,9 @@ MAINTENANCE_DEPLOY_DATA = "/structr/rest/maintenance/deployData"
 ENV_RESOURCE = "/structr/rest/_env"
 HEALTH_READY = "/structr/health/ready"
 EXPORT_NAME = "webapp"
+NO_DEPLOY_SERVLET = (
+    'this Structr does not serve /structr/deploy (Structr 5.2 Community does not); set transfer = "path"'
+)
 _CHUNK = 1024 * 1024
 _BODY_PREVIEW = 200
 
@@ -78,14 +88,15 @@ _PRINCIPAL_PAGE_SIZE = 1000
 class StructrClient:
     """A session against one Structr instance, authenticated per request with X-User/X-Password."""
 
-    def __init__(self, *, url: str, user: str, password: str, timeouts: Timeouts) -> None:
+    def __init__(self, *, url: str, user: str, password: str | None, timeouts: Timeouts) -> None:
+        """Without a password (``None``) requests go out without credentials (for probing only)."""
         self.url = url.rstrip("/")
         self.user = user
         self.timeouts = timeouts
         self._session = requests.Session()
-        self._session.headers.update(
-            {"X-User": user, "X-Password": password, "User-Agent": f"structr-appsync/{__version__}"}
-        )
+        self._session.headers["User-Agent"] = f"structr-appsync/{__version__}"
+        if password is not None:
+            self._session.headers.update({"X-User": user, "X-Password": password})
 
     @classmethod
     def for_env(cls, loaded: LoadedConfig, env_name: str) -> StructrClient:
@@ -155,6 +166,14 @@ class StructrClient:
                 status=status,
                 hint="wait for the running deployment to finish and try again",
             )
+        if status == 404 and path == DEPLOY_SERVLET and self._env_answers():
+            raise DeployServletMissing(
+                NO_DEPLOY_SERVLET,
+                url=self.url,
+                status=status,
+                hint="and set path_transfer.server_dir (and local_dir if Structr runs on another host): README, "
+                "Structr versions",
+            )
         if status == 404 and path in (DEPLOY_SERVLET, MAINTENANCE_DEPLOY, MAINTENANCE_DEPLOY_DATA, ENV_RESOURCE):
             # Every Structr has these: a 404 means the URL does not lead to Structr's base.
             raise ServerError(
@@ -164,6 +183,19 @@ class StructrClient:
                 hint="set env.<name>.url in appsync.toml to Structr's base URL, e.g. http://localhost:8082 (no path)",
             )
         raise ServerError(f"Structr answered {method} {path} with {status}: {text}", url=self.url, status=status)
+
+    def _quiet_status(self, path: str) -> int | None:
+        """The status of a plain GET of ``path``, None when there is no answer (never raises)."""
+        try:
+            response = self._session.get(self.url + path, timeout=(self.timeouts.connect, self.timeouts.request))
+        except requests.RequestException:
+            return None
+        response.close()
+        return response.status_code
+
+    def _env_answers(self) -> bool:
+        """True when `_env` answers with anything but 404 (so the URL does lead to a Structr)."""
+        return self._quiet_status(ENV_RESOURCE) not in (None, 404)
 
     # -- information ----------------------------------------------------------------------------------------
 
@@ -203,14 +235,7 @@ class StructrClient:
 
     def is_deployment_active(self) -> bool:
         """Return True while Structr runs a deployment (`/structr/health/ready` answers 503)."""
-        try:
-            response = self._session.get(
-                self.url + HEALTH_READY, timeout=(self.timeouts.connect, self.timeouts.request)
-            )
-        except requests.RequestException:
-            return False
-        response.close()
-        return response.status_code == 503
+        return self._quiet_status(HEALTH_READY) == 503
 
     def wait_ready(self, timeout: float) -> None:
         """Poll `/structr/health/ready` until it answers 200.

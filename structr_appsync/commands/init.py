@@ -6,9 +6,17 @@ import argparse
 import json
 from pathlib import Path
 
-from structr_appsync.config import CONFIG_FILE_NAME, DEFAULT_PASSWORD_ENV, parse_config
-from structr_appsync.errors import EXIT_OK, GitError, RefusedError, UsageError
+from structr_appsync.config import (
+    CONFIG_FILE_NAME,
+    DEFAULT_PASSWORD_ENV,
+    AppsyncConfig,
+    parse_config,
+    resolve_password,
+    resolve_user,
+)
+from structr_appsync.errors import EXIT_OK, ConfigError, GitError, RefusedError, UsageError
 from structr_appsync.gitrepo import GitRepo
+from structr_appsync.sync.transfer_detect import TransferChoice, detect_transfer
 from structr_appsync.workspace import open_repository
 
 
@@ -25,7 +33,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--password-env", default=DEFAULT_PASSWORD_ENV, help="variable holding the password (default: %(default)s)"
     )
-    parser.add_argument("--transfer", choices=("zip", "path"), default="zip", help="transfer mode (default: zip)")
+    parser.add_argument(
+        "--transfer",
+        choices=("zip", "path"),
+        default=None,
+        help="transfer mode (default: probe the server and pick the one that works)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing appsync.toml")
     parser.set_defaults(handler=_handle)
 
@@ -34,10 +47,10 @@ def _quote(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid TOML basic string
 
 
-def render_config(args: argparse.Namespace) -> str:
-    """The text of a new appsync.toml from the options of `appsync init`."""
+def render_config(args: argparse.Namespace, transfer: TransferChoice) -> str:
+    """The text of a new appsync.toml from the options of `appsync init` and the transfer chosen."""
     url, user, export_dir, env = args.url, args.user, args.export_dir, args.env
-    password_env, transfer = args.password_env, args.transfer
+    password_env = args.password_env
     lines = [
         "# appsync configuration; reference: README.md, section Configuration",
         f"export_dir = {_quote(export_dir)}",
@@ -50,10 +63,38 @@ def render_config(args: argparse.Namespace) -> str:
         lines.append(f"user = {_quote(user)}")
     lines += [
         f'password_env = {_quote(password_env)}   # or password_file = "/path/to/0600-file"',
-        f'transfer = {_quote(transfer)}                    # or "path" (Structr on this host or a shared volume)',
+        f"# transfer: {transfer.reason}",
+        f"transfer = {_quote(transfer.transfer)}",
         "",
     ]
+    if transfer.transfer == "path":
+        lines += [
+            f"[env.{_quote(env)}.path_transfer]",
+            "# the directory as Structr sees it; appsync uses and removes a fresh subfolder in it per run",
+            'server_dir = "/tmp/appsync-transfer"',
+            "# the same directory as appsync sees it, when Structr runs elsewhere (a shared volume):",
+            '# local_dir = "/mnt/structr-transfer"',
+            "",
+        ]
     return "\n".join(lines)
+
+
+def _choose_transfer(args: argparse.Namespace, draft: AppsyncConfig) -> TransferChoice:
+    if args.transfer:
+        return TransferChoice(args.transfer, "chosen with --transfer", probed=False)
+    env = draft.env[args.env]
+    try:
+        password: str | None = resolve_password(env, args.env)
+    except ConfigError:
+        password = None  # probe without credentials: a 401 still tells that the servlet is there
+    return detect_transfer(env.url, resolve_user(env), password)
+
+
+def _parse(text: str, config_path: Path) -> AppsyncConfig:
+    try:
+        return parse_config(text, config_path)
+    except ValueError as exc:
+        raise UsageError(str(exc).replace(f"invalid config {config_path}: ", "invalid option: ")) from exc
 
 
 def _handle(args: argparse.Namespace) -> int:
@@ -67,15 +108,17 @@ def _handle(args: argparse.Namespace) -> int:
     config_path = Path(args.config).resolve() if args.config else target_root / CONFIG_FILE_NAME
     if config_path.exists() and not args.force:
         raise RefusedError(f"{config_path} already exists", hint="pass --force to overwrite it")
-    text = render_config(args)
-    try:
-        parse_config(text, config_path)
-    except ValueError as exc:
-        raise UsageError(str(exc).replace(f"invalid config {config_path}: ", "invalid option: ")) from exc
+    draft = _parse(render_config(args, TransferChoice("zip", "draft")), config_path)
+    choice = _choose_transfer(args, draft)
+    text = render_config(args, choice)
+    _parse(text, config_path)
     if created_repo:
         GitRepo.create(target_root)
     config_path.write_text(text, encoding="utf-8")
     print(f"wrote {config_path} (env {args.env}: {args.url}, export folder {args.export_dir}/)")
+    print(f"transfer = {choice.transfer!r}: {choice.reason}")
+    if choice.advice:
+        print(f"to do: {choice.advice}")
     if created_repo:
         print(f"created a git repository in {target_root}")
     shown = config_path.relative_to(target_root) if config_path.is_relative_to(target_root) else config_path

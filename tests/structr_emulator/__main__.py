@@ -41,6 +41,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="extra seconds every deployment takes (to observe /structr/health/ready answering 503)",
     )
     parser.add_argument("--flush-interval", type=float, default=0.2, help="seconds between journal writes")
+    parser.add_argument(
+        "--no-deploy-servlet",
+        action="store_true",
+        help="answer /structr/deploy with Jetty's 404 page, as the recorded 5.2.1 Community build did",
+    )
     parser.add_argument("--shuffle-order", action="store_true", help="randomize grantees/allowed order per export")
     return parser.parse_args(argv)
 
@@ -80,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         superuser_password=args.superuser_password,
         log=log,
         deploy_delay=args.deploy_delay,
+        deploy_servlet=not args.no_deploy_servlet,
     )
     ctx.faults.shuffle_order = args.shuffle_order
     server = EmulatorServer((args.host, args.port), ctx)

@@ -27,6 +27,7 @@ class Context:
     log: logging.Logger
     faults: Faults = field(default_factory=Faults)
     deploy_delay: float = 0.0
+    deploy_servlet: bool = True  # False: /structr/deploy is not mounted (real-5.2.1 transcript: Jetty's 404)
     sessions: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.time)
     deployment_guard: threading.Lock = field(default_factory=threading.Lock)

@@ -96,6 +96,8 @@ class Handler(BaseHTTPRequestHandler):
             busy = ctx.deployment_active
             return Response(status=503 if busy else 200, body=b"", content_type="application/health+json")
         if path.rstrip("/") == deploy_servlet.PATH:
+            if not ctx.deploy_servlet:
+                return _jetty_not_found(path)
             if request.method == "GET":
                 return deploy_servlet.handle_get(ctx, request)
             if request.method == "POST":
@@ -180,3 +182,14 @@ def control(ctx: Context, request: Request) -> Response:
             },
         )
     return Response.json(404, {"error": f"unknown control endpoint {name}"})
+
+
+def _jetty_not_found(path: str) -> Response:
+    """The shape of Jetty's own 404 page (real-5.2.1 transcript: text/html;charset=iso-8859-1, no Structr body)."""
+    page = (
+        '<html>\n<head>\n<meta http-equiv="Content-Type" content="text/html;charset=ISO-8859-1"/>\n'
+        f"<title>Error 404 Not Found</title>\n</head>\n<body><h2>HTTP ERROR 404 Not Found</h2>\n"
+        f"<table>\n<tr><th>URI:</th><td>{path}</td></tr>\n<tr><th>STATUS:</th><td>404</td></tr>\n"
+        "<tr><th>MESSAGE:</th><td>Not Found</td></tr>\n</table>\n</body>\n</html>\n"
+    )
+    return Response.text(404, page, "text/html;charset=iso-8859-1")
