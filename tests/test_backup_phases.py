@@ -100,7 +100,7 @@ def test_a_retried_start_adds_up_under_one_phase() -> None:
 def test_an_unreachable_bolt_only_costs_the_checkpoint(install: FakeInstall) -> None:
     install.write_config()
     text = install.config.read_text()
-    text += f'[env.test.backup.bolt]\nuri = "bolt://127.0.0.1:{free_port()}"\n'
+    text += f'[env.test.backup.bolt]\nuri = "bolt://127.0.0.1:{free_port()}"\ncheckpoint_before_stop = true\n'
     install.config.write_text(text)
     result = cli(install, "backup", "--json")
     assert result.code == EXIT_OK, result.err
@@ -110,7 +110,10 @@ def test_an_unreachable_bolt_only_costs_the_checkpoint(install: FakeInstall) -> 
 
 def test_a_bolt_user_without_password_is_a_config_error(install: FakeInstall, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
-    text = install.config.read_text() + '[env.test.backup.bolt]\nuri = "bolt://127.0.0.1:7687"\nuser = "neo4j"\n'
+    text = (
+        install.config.read_text()
+        + '[env.test.backup.bolt]\nuri = "bolt://127.0.0.1:7687"\nuser = "neo4j"\ncheckpoint_before_stop = true\n'
+    )
     install.config.write_text(text)
     result = cli(install, "backup")
     assert result.code == 2, (result.out, result.err)
@@ -163,6 +166,12 @@ def test_last_shutdown_reads_checkpoint_and_idle_time() -> None:
     assert record.seconds == pytest.approx(10.26)
     assert record.idle_seconds == pytest.approx(10.05)
     assert neo4j_advice.last_shutdown("2026-12-04 10:00:00.000+0000 INFO  Started.\n") is None
+    restarted = _shutdown_log(closed_after=0.21, ended_after=10.26) + (
+        "\n2026-12-04 10:00:40.000+0000 INFO  [o.n.g.f.m.GlobalModule] Logging config in use: default\n"
+        "2026-12-04 10:00:45.000+0000 INFO  [o.n.b.BoltServer] Bolt enabled on localhost:7687.\n"
+    )
+    again = neo4j_advice.last_shutdown(restarted)
+    assert again is not None and again.seconds == pytest.approx(10.26), "the next start is not part of the stop"
 
 
 def test_advice_names_the_missing_settings_only_when_the_stop_idles() -> None:

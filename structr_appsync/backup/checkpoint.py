@@ -18,6 +18,7 @@ from structr_appsync.config import BackupConfig, BoltConfig, read_secret
 logger = logging.getLogger(__name__)
 
 DEFAULT_PASSWORD_ENV = "NEO4J_PASSWORD"
+_NOT_FOUND = "Neo.ClientError.Procedure.ProcedureNotFound"  # Neo4j 5 Community has no db.checkpoint()
 
 
 def _auth(bolt: BoltConfig) -> tuple[str, str] | None:
@@ -59,7 +60,10 @@ def before_stop(config: BackupConfig) -> float | None:
         with driver_module.GraphDatabase.driver(bolt.uri, auth=auth, connection_timeout=10.0) as driver:
             driver.execute_query("CALL db.checkpoint()")
     except Exception as exc:  # noqa: BLE001 - any driver failure only costs the optimisation, never the backup
-        logger.warning("no pre-stop checkpoint: %s", exc)
+        if getattr(exc, "code", None) == _NOT_FOUND:
+            logger.warning("no pre-stop checkpoint: this Neo4j has no db.checkpoint() (Community edition lacks it)")
+        else:
+            logger.warning("no pre-stop checkpoint: %s", exc)
         return None
     took = time.monotonic() - began
     logger.info("Pre-stop checkpoint took %.2fs", took)

@@ -30,6 +30,8 @@ _LOG_TAIL_BYTES = 4 * 1024 * 1024
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}[+-]\d{4}) ")
 _CHECKPOINT_DONE = re.compile(r'Checkpoint triggered by "Database shutdown".* completed in (\d+)ms')
 _DATABASE_STOPPED = re.compile(r"Stopped 'DatabaseId\{.*\}' successfully")
+_LAST_WORD = "Bolt server has been shut down"  # the end of a shutdown
+_NEXT_START = "GlobalModule] Logging config in use"  # the first line of the next start
 
 
 def parse_conf(text: str) -> dict[str, str]:
@@ -86,6 +88,8 @@ def last_shutdown(debug_log: str) -> ShutdownRecord | None:
     ended: datetime | None = None
     checkpoint_ms = 0
     for line in block[1:]:
+        if _NEXT_START in line:
+            break
         stamp = _stamp(line)
         if stamp is not None:
             ended = stamp
@@ -94,6 +98,8 @@ def last_shutdown(debug_log: str) -> ShutdownRecord | None:
         done = _CHECKPOINT_DONE.search(line)
         if done:
             checkpoint_ms += int(done[1])
+        if _LAST_WORD in line:
+            break
     if began is None or closed is None or ended is None:
         return None
     return ShutdownRecord(began, closed, ended, checkpoint_ms / 1000)
