@@ -92,6 +92,26 @@ class MonitoringConfig(_Model):
     failure_url: str | None = Field(None, description="Pinged when a backup fails.")
 
 
+class BoltConfig(_Model):
+    """How appsync reaches Neo4j over Bolt (`[env.NAME.backup.bolt]`), for a checkpoint before the stop."""
+
+    uri: str = Field(description="Bolt address, e.g. bolt://127.0.0.1:7687.")
+    user: str | None = Field(None, description="Neo4j user; leave unset when Neo4j runs with auth disabled.")
+    password_env: str | None = Field(None, description="Environment variable holding the password (NEO4J_PASSWORD).")
+    password_file: str | None = Field(None, description="File holding the password; must be mode 0600.")
+    checkpoint_before_stop: bool = Field(
+        False,
+        description="Run CALL db.checkpoint() (Neo4j Enterprise) while the services still run, so the shutdown "
+        "checkpoint has less to flush. Off by default: see the README's measurement.",
+    )
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> BoltConfig:
+        if self.password_env and self.password_file:
+            raise ValueError("set password_env or password_file, not both")
+        return self
+
+
 class BackupConfig(_Model):
     """Cold backups of the Neo4j data directory and the Structr directory."""
 
@@ -112,6 +132,10 @@ class BackupConfig(_Model):
     snapshot_release_command: str | None = Field(
         None, description="Optional command run after the snapshot was copied (unmount / destroy the snapshot)."
     )
+    neo4j_conf: str | None = Field(
+        None, description="Path to neo4j.conf: appsync reads it (and the logs it names) to advise; never edits it."
+    )
+    bolt: BoltConfig | None = Field(None, description="Bolt access to Neo4j for the pre-stop checkpoint.")
     start_attempts: int = Field(2, ge=1, le=10, description="How often a failed service start is tried.")
     prune_after_backup: bool = Field(True, description="Apply the retention policy after each successful backup.")
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
@@ -381,30 +405,39 @@ def resolve_password(env: EnvConfig, env_name: str) -> str:
     Raises:
         ConfigError: when the source is missing, empty, or the file is readable by others.
     """
-    if env.password_file:
-        path = Path(env.password_file).expanduser()
+    variable = env.password_env or DEFAULT_PASSWORD_ENV
+    return read_secret(env.password_file, variable, where=f"env.{env_name}", what=f"env {env_name!r}")
+
+
+def read_secret(file: str | None, variable: str, *, where: str, what: str) -> str:
+    """A password from a 0600 file if one is configured, else from the environment variable ``variable``.
+
+    Raises:
+        ConfigError: when the source is missing, empty, or the file is readable by others.
+    """
+    if file:
+        path = Path(file).expanduser()
         try:
             mode = path.stat().st_mode
         except OSError as exc:
-            raise ConfigError(f"env.{env_name}.password_file: cannot read {path}: {exc.strerror}") from exc
+            raise ConfigError(f"{where}.password_file: cannot read {path}: {exc.strerror}") from exc
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigError(
-                f"env.{env_name}.password_file: {path} is readable by others (mode {stat.S_IMODE(mode):04o})",
+                f"{where}.password_file: {path} is readable by others (mode {stat.S_IMODE(mode):04o})",
                 hint=f"run `chmod 600 {path}`",
             )
         password = path.read_text(encoding="utf-8").strip()
         if not password:
-            raise ConfigError(f"env.{env_name}.password_file: {path} is empty")
+            raise ConfigError(f"{where}.password_file: {path} is empty")
         return password
-    variable = env.password_env or DEFAULT_PASSWORD_ENV
     from_env = os.environ.get(variable)
     if not from_env:
         raise ConfigError(
-            f"no password for env {env_name!r}: set the environment variable {variable}",
+            f"no password for {what}: set the environment variable {variable}",
             hint=(
                 f"export {variable}=... in this shell; git GUI clients and IDEs do not see your shell's variables, "
                 "so for the hooks put the password into a file only you can read (chmod 600) and set "
-                f"env.{env_name}.password_file in appsync.toml"
+                f"{where}.password_file in appsync.toml"
             ),
         )
     return from_env

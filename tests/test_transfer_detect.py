@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from structr_appsync.sync import transfer_detect
 from structr_appsync.config import Timeouts
 from structr_appsync.errors import EXIT_OK, EXIT_REFUSED, EXIT_SERVER, DeployServletMissing, ServerError
 from structr_appsync.server import NO_DEPLOY_SERVLET, StructrClient
+from structr_appsync.sync import transfer_detect
 from tests.exportutil import make_export_repo, write_config
 from tests.gitutil import git, make_repo
 from tests.helpers import run_cli

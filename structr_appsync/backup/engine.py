@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from structr_appsync import process
-from structr_appsync.backup import health, services, store, versions
+from structr_appsync.backup import checkpoint, health, neo4j_advice, services, store, versions
 from structr_appsync.backup.context import BackupContext
 from structr_appsync.backup.copier import TreeCopy, previous_files
-from structr_appsync.backup.manifest import Manifest, scrub, write_manifest
+from structr_appsync.backup.manifest import MANIFEST_NAME, Manifest, scrub, write_manifest
+from structr_appsync.backup.phases import as_rows, describe_largest, largest_phase
 from structr_appsync.backup.prune import prune_generations
 from structr_appsync.backup.recovery import recover_locked
 from structr_appsync.backup.retention import Decision
@@ -30,6 +32,9 @@ class BackupOutcome:
     dry_run: bool
     downtime_seconds: float = 0.0
     copy_seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    checkpoint_seconds: float | None = None
+    advice: list[str] = field(default_factory=list)
     method: str = "delta"
     bytes_total: int = 0
     bytes_new: int = 0
@@ -45,6 +50,10 @@ class BackupOutcome:
             "dry_run": self.dry_run,
             "downtime_seconds": round(self.downtime_seconds, 3),
             "copy_seconds": round(self.copy_seconds, 3),
+            "phases": as_rows(self.phases),
+            "largest_phase": largest_phase(self.phases),
+            "checkpoint_seconds": None if self.checkpoint_seconds is None else round(self.checkpoint_seconds, 3),
+            "advice": self.advice,
             "method": self.method,
             "bytes_total": self.bytes_total,
             "bytes_new": self.bytes_new,
@@ -134,113 +143,168 @@ def run_backup(context: BackupContext, *, dry_run: bool = False) -> BackupOutcom
         return outcome
 
 
+@dataclass
+class _Generation:
+    """Where a new generation is staged and where it goes once complete."""
+
+    id: str
+    started_at: datetime
+    staging: Path
+    final: Path
+
+    def discard(self) -> None:
+        """Undo: remove the staged tree, and a renamed one that never got its manifest."""
+        shutil.rmtree(self.staging, ignore_errors=True)
+        if self.final.exists() and not (self.final / MANIFEST_NAME).exists():
+            shutil.rmtree(self.final, ignore_errors=True)
+
+
+@dataclass
+class _Window:
+    """What happened while the services were down."""
+
+    method: str
+    downtime: services.Downtime
+    copy_seconds: float
+    bytes_copied: int
+
+
 def _backup_locked(context: BackupContext, neo4j_source: Path, structr_source: Path) -> BackupOutcome:
     started_at = datetime.now(UTC)
     generation_id = store.new_id(context.destination, started_at)
-    staging = context.destination / f"{store.STAGING_PREFIX}{generation_id}"
-    final = context.destination / generation_id
+    generation = _Generation(
+        id=generation_id,
+        started_at=started_at,
+        staging=context.destination / f"{store.STAGING_PREFIX}{generation_id}",
+        final=context.destination / generation_id,
+    )
+    copies = _tree_copies(context, generation.staging, neo4j_source, structr_source)
+    with ExitStack() as undo:
+        generation.staging.mkdir(mode=0o700)
+        undo.callback(generation.discard)
+        logger.info("Pre-pass: copying while the services run...")
+        for copy in copies:
+            copy.prepass()
+        checkpoint_seconds = checkpoint.before_stop(context.config)
+        window = _copy_while_down(context, copies, generation.staging / ".snapshot", neo4j_source, structr_source)
+        manifest = _complete(context, generation, copies, window, checkpoint_seconds)
+        generation.staging.rename(generation.final)
+        write_manifest(generation.final, manifest)
+        undo.pop_all()
+    logger.info("Backup %s complete: %s", generation.id, generation.final)
+    return BackupOutcome(
+        id=generation.id,
+        dry_run=False,
+        downtime_seconds=manifest.downtime_seconds,
+        copy_seconds=window.copy_seconds,
+        phases=dict(manifest.phases),
+        checkpoint_seconds=checkpoint_seconds,
+        advice=neo4j_advice.after_backup(context.config, manifest.phases, context.root),
+        method=window.method,
+        bytes_total=manifest.bytes_total,
+        bytes_new=manifest.bytes_new,
+        bytes_copied_during_downtime=window.bytes_copied,
+        files_total=manifest.files_total,
+        path=generation.final,
+    )
+
+
+def _tree_copies(context: BackupContext, staging: Path, neo4j_source: Path, structr_source: Path) -> list[TreeCopy]:
+    """One copy per tree, delta against the newest complete generation if there is one."""
     previous = store.list_generations(context.destination)
     last = previous[-1] if previous else None
-    last_manifest = last.load() if last else None
-    copies = [
+    last_trees = last.load().trees if last else {}
+    return [
         TreeCopy(
             name=name,
             source=source,
             staged=staging / name,
             previous=(last.path / name) if last else None,
-            previous_entries=(
-                previous_files(last_manifest.trees[name]) if last_manifest and name in last_manifest.trees else {}
-            ),
+            previous_entries=previous_files(last_trees[name]) if name in last_trees else {},
             verify_all=(name == "neo4j"),
         )
         for name, source in (("neo4j", neo4j_source), ("structr", structr_source))
     ]
-    del last_manifest  # only the per-tree dicts are needed from here on
-    staging.mkdir(mode=0o700)
-    finished = False
-    try:
-        logger.info("Pre-pass: copying while the services run...")
-        for copy in copies:
-            copy.prepass()
-        snapshot_dir = staging / ".snapshot"
-        bracket = services.stopped_services(
-            services.services_for(context),
-            services.StateFile(context.state_path),
-            env_name=context.env_name,
-            operation="backup",
-            neo4j_data=neo4j_source,
-            attempts=context.config.start_attempts,
+
+
+def _copy_while_down(
+    context: BackupContext, copies: list[TreeCopy], snapshot_dir: Path, neo4j_source: Path, structr_source: Path
+) -> _Window:
+    """Stop, prove down, copy what changed (or snapshot), start again behind health checks.
+
+    Raises:
+        ServiceError: when a start needed retries (the services run again, the copy is not trusted).
+    """
+    bracket = services.stopped_services(
+        services.services_for(context),
+        services.StateFile(context.state_path),
+        env_name=context.env_name,
+        operation="backup",
+        neo4j_data=neo4j_source,
+        attempts=context.config.start_attempts,
+    )
+    method = "delta"
+    with bracket as downtime:
+        copy_began = time.monotonic()
+        if context.config.snapshot_command:
+            method = "snapshot"
+            _run_snapshot(context, snapshot_dir, neo4j_source, structr_source)
+        else:
+            logger.info("Copying what changed since the pre-pass...")
+            for copy in copies:
+                copy.delta()
+            if any(copy.cloner.supported for copy in copies):
+                method = "reflink"
+        copy_seconds = time.monotonic() - copy_began
+    if downtime.start_problems:
+        raise ServiceError(
+            "the services are running again, but starting them failed at first: "
+            + "; ".join(downtime.start_problems)
+            + "; the backup was discarded",
         )
-        method = "delta"
-        with bracket as downtime:
-            copy_began = time.monotonic()
-            if context.config.snapshot_command:
-                method = "snapshot"
-                _run_snapshot(context, snapshot_dir, neo4j_source, structr_source)
-            else:
-                logger.info("Copying what changed since the pre-pass...")
-                for copy in copies:
-                    copy.delta()
-                if any(copy.cloner.supported for copy in copies):
-                    method = "reflink"
-            copy_seconds = time.monotonic() - copy_began
-            downtime_bytes = sum(copy.stats.delta_bytes for copy in copies)
-        if downtime.start_problems:
-            raise ServiceError(
-                "the services are running again, but starting them failed at first: "
-                + "; ".join(downtime.start_problems)
-                + "; the backup was discarded",
-            )
-        logger.info("Downtime %.2fs (copying %.2fs); computing checksums...", downtime.seconds, copy_seconds)
-        if method == "snapshot":
-            _copy_from_snapshot(context, copies, snapshot_dir)
-        results = {}
-        for copy in copies:
-            results[copy.name] = store.complete_tree(copy, str(copy.source))
-            copy.release_memory()
-        manifest = Manifest(
-            id=generation_id,
-            env=context.env_name,
-            started_at=started_at,
-            stopped_at=downtime.stopped_at or started_at,
-            restarted_at=downtime.restarted_at or started_at,
-            finished_at=datetime.now(UTC),
-            downtime_seconds=downtime.seconds,
-            copy_seconds=copy_seconds,
-            method=method,
-            bytes_total=sum(result.manifest.total_bytes for result in results.values()),
-            bytes_copied_during_downtime=downtime_bytes,
-            bytes_new=sum(result.new_bytes for result in results.values()),
-            files_total=sum(
-                1 for result in results.values() for entry in result.manifest.entries if entry.kind == "file"
-            ),
-            structr_version=versions.structr_version(structr_source),
-            neo4j_version=versions.neo4j_version(neo4j_source, context.config.neo4j.health_url),
-            app_commit=versions.app_commit(context.root),
-            config=scrub(context.config.model_dump(mode="json")),
-            trees={name: result.manifest for name, result in results.items()},
-        )
-        shutil.rmtree(snapshot_dir, ignore_errors=True)
-        staging.rename(final)
-        write_manifest(final, manifest)
-        finished = True
-    finally:
-        if not finished:
-            shutil.rmtree(staging, ignore_errors=True)
-            if final.exists() and not (final / "manifest.json").exists():
-                shutil.rmtree(final, ignore_errors=True)
-    logger.info("Backup %s complete: %s", generation_id, final)
-    return BackupOutcome(
-        id=generation_id,
-        dry_run=False,
-        downtime_seconds=manifest.downtime_seconds,
-        copy_seconds=copy_seconds,
-        method=method,
-        bytes_total=manifest.bytes_total,
-        bytes_new=manifest.bytes_new,
-        bytes_copied_during_downtime=downtime_bytes,
-        files_total=manifest.files_total,
-        path=final,
+    logger.info(
+        "Downtime %.2fs (%s); computing checksums...", downtime.seconds, describe_largest(downtime.phases.seconds)
+    )
+    if method == "snapshot":
+        _copy_from_snapshot(context, copies, snapshot_dir)
+    shutil.rmtree(snapshot_dir, ignore_errors=True)
+    return _Window(method, downtime, copy_seconds, sum(copy.stats.delta_bytes for copy in copies))
+
+
+def _complete(
+    context: BackupContext,
+    generation: _Generation,
+    copies: list[TreeCopy],
+    window: _Window,
+    checkpoint_seconds: float | None,
+) -> Manifest:
+    """Checksum the staged trees (sharing unchanged files with the previous generation) and describe them."""
+    results = {}
+    for copy in copies:
+        results[copy.name] = store.complete_tree(copy, str(copy.source))
+        copy.release_memory()
+    downtime = window.downtime
+    return Manifest(
+        id=generation.id,
+        env=context.env_name,
+        started_at=generation.started_at,
+        stopped_at=downtime.stopped_at or generation.started_at,
+        restarted_at=downtime.restarted_at or generation.started_at,
+        finished_at=datetime.now(UTC),
+        downtime_seconds=downtime.seconds,
+        copy_seconds=window.copy_seconds,
+        phases=downtime.phases.rounded(),
+        checkpoint_seconds=checkpoint_seconds,
+        method=window.method,
+        bytes_total=sum(result.manifest.total_bytes for result in results.values()),
+        bytes_copied_during_downtime=window.bytes_copied,
+        bytes_new=sum(result.new_bytes for result in results.values()),
+        files_total=sum(1 for result in results.values() for entry in result.manifest.entries if entry.kind == "file"),
+        structr_version=versions.structr_version(copies[1].source),
+        neo4j_version=versions.neo4j_version(copies[0].source, context.config.neo4j.health_url),
+        app_commit=versions.app_commit(context.root),
+        config=scrub(context.config.model_dump(mode="json")),
+        trees={name: result.manifest for name, result in results.items()},
     )
 
 

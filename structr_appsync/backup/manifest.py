@@ -75,6 +75,13 @@ class Manifest(_Model):
     finished_at: datetime
     downtime_seconds: float
     copy_seconds: float = Field(description="Part of the downtime spent copying (or running the snapshot command).")
+    phases: dict[str, float] = Field(
+        default_factory=dict,
+        description="Seconds of each phase of the downtime in order (stop.structr, down.structr, ..., health.structr).",
+    )
+    checkpoint_seconds: float | None = Field(
+        None, description="Seconds of the checkpoint asked of Neo4j before the stop (while still running), if any."
+    )
     method: str = Field(description="How the downtime copy was made: delta, reflink or snapshot.")
     bytes_total: int
     bytes_copied_during_downtime: int
@@ -97,6 +104,7 @@ class ManifestSummary(BaseModel):
     started_at: datetime
     finished_at: datetime
     downtime_seconds: float
+    phases: dict[str, float] = {}
     method: str
     bytes_total: int
     bytes_new: int

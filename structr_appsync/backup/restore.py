@@ -23,6 +23,7 @@ from structr_appsync.backup.context import BackupContext
 from structr_appsync.backup.copier import CHUNK_SIZE, Cloner
 from structr_appsync.backup.engine import resolve_sources
 from structr_appsync.backup.manifest import FileEntry, TreeManifest
+from structr_appsync.backup.phases import as_rows, largest_phase
 from structr_appsync.backup.recovery import recover_locked
 from structr_appsync.backup.verify import verify_generation
 from structr_appsync.errors import ArchiveError, BackupError, ServiceError
@@ -36,9 +37,16 @@ class RestoreOutcome:
     id: str
     downtime_seconds: float = 0.0
     previous: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "downtime_seconds": round(self.downtime_seconds, 3), "previous": self.previous}
+        return {
+            "id": self.id,
+            "downtime_seconds": round(self.downtime_seconds, 3),
+            "phases": as_rows(self.phases),
+            "largest_phase": largest_phase(self.phases),
+            "previous": self.previous,
+        }
 
 
 @dataclass(frozen=True)
@@ -138,7 +146,7 @@ def run_restore(context: BackupContext, wanted: str, *, keep_previous: bool = Fa
                 shutil.rmtree(move.staged, ignore_errors=True)
                 logger.info("Staging %s next to %s...", name, move.target)
                 _materialize(manifest.trees[name], generation.path / name, move.staged)
-            downtime = _swap(context, moves, neo4j_dir)
+            downtime, phases = _swap(context, moves, neo4j_dir)
         finally:
             for move in moves:
                 shutil.rmtree(move.staged, ignore_errors=True)
@@ -148,11 +156,12 @@ def run_restore(context: BackupContext, wanted: str, *, keep_previous: bool = Fa
                 shutil.rmtree(move.aside, ignore_errors=True)
             previous = []
         logger.debug("Restored backup %s (downtime %.2fs)", generation.id, downtime)
-        return RestoreOutcome(generation.id, downtime, previous)
+        return RestoreOutcome(generation.id, downtime, previous, phases)
 
 
-def _swap(context: BackupContext, moves: list[_Move], neo4j_dir: Path) -> float:
-    """Stop, swap directories, start behind health checks; roll back on failure. Returns the downtime."""
+def _swap(context: BackupContext, moves: list[_Move], neo4j_dir: Path) -> tuple[float, dict[str, float]]:
+    """Stop, swap directories, start behind health checks; roll back on failure. Returns the downtime and its
+    phases."""
     chosen = services.services_for(context)
     attempts = context.config.start_attempts
     placed = False
@@ -166,6 +175,7 @@ def _swap(context: BackupContext, moves: list[_Move], neo4j_dir: Path) -> float:
             neo4j_data=neo4j_dir,
             attempts=1,
             state_extra={"moves": [move.as_state() for move in moves]},
+            body_phase="swap",
         ) as downtime:
             _place(moves)
             placed = True
@@ -190,7 +200,7 @@ def _swap(context: BackupContext, moves: list[_Move], neo4j_dir: Path) -> float:
         raise BackupError(
             f"the restored services did not come up healthy ({problems}); the previous state is back and running"
         )
-    return downtime.seconds
+    return downtime.seconds, downtime.phases.rounded()
 
 
 def _place(moves: list[_Move]) -> None:

@@ -19,6 +19,7 @@ from structr_appsync import process
 from structr_appsync.backup import health, storelock
 from structr_appsync.backup.context import BackupContext
 from structr_appsync.backup.manifest import write_all
+from structr_appsync.backup.phases import PhaseClock
 from structr_appsync.config import BackupConfig, ServiceConfig
 from structr_appsync.errors import CommandError, ConfigError, ServiceError
 from structr_appsync.interrupts import signals_deferred
@@ -159,27 +160,30 @@ def is_down(service: Service) -> tuple[bool, str]:
 
 
 def is_up(service: Service) -> tuple[bool, str]:
-    """Whether the service is running and healthy."""
-    running = service.manager.is_running(service.config)
-    if running is False:
-        return False, "its status says stopped"
+    """Whether the service is running and healthy. The probe goes first, so a poll during a start runs no status
+    command; the status is asked once the probe answers (a stale process on the port must not count as up)."""
     if service.config.health_url:
         result = health.probe(service.config.health_url)
-        return result.up, result.detail
+        if not result.up:
+            return False, result.detail
+    if service.manager.is_running(service.config) is False:
+        return False, "its status says stopped"
     return True, "running"
 
 
-def stop_service(service: Service) -> None:
-    """Stop one service and wait until it is proven down.
+def stop_service(service: Service, clock: PhaseClock | None = None) -> None:
+    """Stop one service and wait until it is proven down (timed as ``stop.NAME`` and ``down.NAME``).
 
     Raises:
         ServiceError: when the stop command fails or the service does not go down in time.
     """
     timeout = service.config.stop_timeout
     deadline = time.monotonic() + timeout
+    clock = clock or PhaseClock()
     logger.info("Stopping %s...", service.label)
     try:
-        service.manager.stop(service.config, timeout)
+        with clock.measure(f"stop.{service.name}"):
+            service.manager.stop(service.config, timeout)
     except CommandError as exc:
         raise ServiceError(f"could not stop {service.label}: {exc}") from exc
     detail = ""
@@ -189,23 +193,28 @@ def stop_service(service: Service) -> None:
         ok, detail = is_down(service)
         return ok
 
-    if not health.wait_until(down, timeout=max(deadline - time.monotonic(), 0.0)):
+    with clock.measure(f"down.{service.name}"):
+        proven = health.wait_until(down, timeout=max(deadline - time.monotonic(), 0.0))
+    if not proven:
         raise ServiceError(f"{service.label} did not stop within {timeout:g}s ({detail})")
 
 
-def start_service(service: Service, attempts: int = 1) -> list[str]:
-    """Start one service and wait until it is healthy; return the problems of failed attempts.
+def start_service(service: Service, attempts: int = 1, clock: PhaseClock | None = None) -> list[str]:
+    """Start one service and wait until it is healthy (timed as ``start.``, ``health.``, ``retry.NAME``); return the
+    problems of failed attempts.
 
     Raises:
         ServiceError: when no attempt brought the service up.
     """
+    clock = clock or PhaseClock()
     problems: list[str] = []
     for attempt in range(1, attempts + 1):
         timeout = service.config.start_timeout
         deadline = time.monotonic() + timeout
         logger.info("Starting %s%s...", service.label, f" (attempt {attempt})" if attempt > 1 else "")
         try:
-            service.manager.start(service.config, timeout)
+            with clock.measure(f"start.{service.name}"):
+                service.manager.start(service.config, timeout)
         except CommandError as exc:
             problems.append(f"{service.label} start failed: {exc}")
         else:
@@ -216,11 +225,14 @@ def start_service(service: Service, attempts: int = 1) -> list[str]:
                 ok, detail = is_up(service)
                 return ok
 
-            if health.wait_until(up, timeout=max(deadline - time.monotonic(), 0.0)):
+            with clock.measure(f"health.{service.name}"):
+                healthy = health.wait_until(up, timeout=max(deadline - time.monotonic(), 0.0))
+            if healthy:
                 return problems
             problems.append(f"{service.label} did not become healthy within {timeout:g}s ({detail})")
         if attempt < attempts:
-            time.sleep(_RETRY_PAUSE)
+            with clock.measure(f"retry.{service.name}"):
+                time.sleep(_RETRY_PAUSE)
     raise ServiceError("; ".join(problems))
 
 
@@ -283,6 +295,7 @@ class Downtime:
     began: float = 0.0
     ended: float = 0.0
     start_problems: list[str] = field(default_factory=list)
+    phases: PhaseClock = field(default_factory=PhaseClock)
 
     @property
     def seconds(self) -> float:
@@ -301,13 +314,13 @@ def _signals_deferred() -> Iterator[None]:
         yield
 
 
-def restart(services: list[Service], attempts: int) -> tuple[list[str], list[str]]:
+def restart(services: list[Service], attempts: int, clock: PhaseClock | None = None) -> tuple[list[str], list[str]]:
     """Start services (given in stop order) in reverse order; return (problems, failures)."""
     problems: list[str] = []
     failures: list[str] = []
     for service in reversed(services):
         try:
-            problems += start_service(service, attempts)
+            problems += start_service(service, attempts, clock)
         except ServiceError as exc:
             failures.append(str(exc))
         except Exception as exc:  # a bug or an unexpected error must not keep the next service down
@@ -326,8 +339,11 @@ def stopped_services(  # noqa: PLR0913 - backup/ is being reworked separately (i
     neo4j_data: Path | None,
     attempts: int,
     state_extra: dict[str, Any] | None = None,
+    body_phase: str = "copy",
 ) -> Iterator[Downtime]:
     """Stop the services in order, prove they are down, yield; always start them again in reverse order.
+
+    ``downtime.phases`` times every step; the block inside the bracket counts as phase ``body_phase``.
 
     If stopping fails part-way, the ones already touched are started again before the error propagates. If a
     start fails even after retries, the state file stays so that the next appsync command tries again.
@@ -341,19 +357,22 @@ def stopped_services(  # noqa: PLR0913 - backup/ is being reworked separately (i
     downtime.stopped_at = datetime.now(UTC)
     downtime.began = time.monotonic()
     primary: BaseException | None = None
+    clock = downtime.phases
     try:
         for service in services:
             touched.append(service)
-            stop_service(service)
+            stop_service(service, clock)
         if neo4j_data is not None:
-            prove_store_unlocked(neo4j_data)
-        yield downtime
+            with clock.measure("store_lock"):
+                prove_store_unlocked(neo4j_data)
+        with clock.measure(body_phase):
+            yield downtime
     except BaseException as exc:
         primary = exc
         raise
     finally:
         with _signals_deferred():
-            problems, failures = restart(touched, attempts)
+            problems, failures = restart(touched, attempts, clock)
             downtime.ended = time.monotonic()
             downtime.restarted_at = datetime.now(UTC)
             downtime.start_problems = problems

@@ -9,6 +9,7 @@ from typing import Any
 from structr_appsync.backup import store
 from structr_appsync.backup.context import BackupContext, load_context
 from structr_appsync.backup.engine import run_backup
+from structr_appsync.backup.phases import as_rows, describe_largest, largest_phase
 from structr_appsync.backup.prune import plan_prune, prune_generations
 from structr_appsync.backup.recovery import recover_stopped_services
 from structr_appsync.backup.restore import run_restore
@@ -45,10 +46,13 @@ def _run(args: argparse.Namespace) -> int:
             print(f"  {number}. {step}")
     else:
         print(
-            f"backup {outcome.id}: downtime {outcome.downtime_seconds:.2f}s (copying {outcome.copy_seconds:.2f}s, "
-            f"{_human(outcome.bytes_copied_during_downtime)} written while down, method {outcome.method}); "
-            f"{outcome.files_total} files, {_human(outcome.bytes_total)}, {_human(outcome.bytes_new)} new"
+            f"backup {outcome.id}: downtime {outcome.downtime_seconds:.2f}s ({describe_largest(outcome.phases)}, "
+            f"copying {outcome.copy_seconds:.2f}s, {_human(outcome.bytes_copied_during_downtime)} written while "
+            f"down, method {outcome.method}); {outcome.files_total} files, {_human(outcome.bytes_total)}, "
+            f"{_human(outcome.bytes_new)} new"
         )
+        for advice in outcome.advice:
+            print(f"advice: {advice}")
         for decision in outcome.pruned:
             print(f"pruned {decision.archive.id}")
     return EXIT_OK
@@ -62,6 +66,8 @@ def _list(args: argparse.Namespace) -> int:
             "id": generation.id,
             "started_at": generation.manifest.started_at.isoformat(),
             "downtime_seconds": round(generation.manifest.downtime_seconds, 3),
+            "phases": as_rows(generation.manifest.phases),
+            "largest_phase": largest_phase(generation.manifest.phases),
             "files": generation.manifest.files_total,
             "bytes": generation.manifest.bytes_total,
             "bytes_new": generation.manifest.bytes_new,
@@ -78,13 +84,37 @@ def _list(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no backups in {context.destination}")
         return EXIT_OK
-    print(f"{'ID':<20} {'STARTED (UTC)':<20} {'DOWNTIME':>9} {'FILES':>7} {'SIZE':>10} {'NEW':>10}")
+    if args.phases:
+        _print_phases(rows)
+        return EXIT_OK
+    print(f"{'ID':<20} {'STARTED (UTC)':<20} {'DOWNTIME':>9} {'FILES':>7} {'SIZE':>10} {'NEW':>10}  LARGEST PHASE")
     for row in rows:
         print(
             f"{row['id']:<20} {row['started_at'][:19]:<20} {row['downtime_seconds']:>8.2f}s {row['files']:>7} "
-            f"{_human(row['bytes']):>10} {_human(row['bytes_new']):>10}"
+            f"{_human(row['bytes']):>10} {_human(row['bytes_new']):>10}  {describe_largest(_timings(row))}"
         )
     return EXIT_OK
+
+
+def _timings(row: dict[str, Any]) -> dict[str, float]:
+    return {phase["name"]: phase["seconds"] for phase in row["phases"]}
+
+
+def _print_phases(rows: list[dict[str, Any]]) -> None:
+    """The downtime trend: one column per phase, one row per generation, oldest first."""
+    names: list[str] = []
+    for row in rows:
+        names += [name for name in _timings(row) if name not in names]
+    widths = [max(len(name), 7) for name in names]
+    header = "".join(f" {name:>{width}}" for name, width in zip(names, widths, strict=True))
+    print(f"{'ID':<20} {'DOWNTIME':>9}{header}")
+    for row in rows:
+        timings = _timings(row)
+        cells = "".join(
+            f" {timings[name]:>{width - 1}.2f}s" if name in timings else f" {'-':>{width}}"
+            for name, width in zip(names, widths, strict=True)
+        )
+        print(f"{row['id']:<20} {row['downtime_seconds']:>8.2f}s{cells}")
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -147,7 +177,10 @@ def _restore(args: argparse.Namespace) -> int:
     if args.json:
         print_json(outcome.as_json())
     else:
-        print(f"restored backup {outcome.id} (downtime {outcome.downtime_seconds:.2f}s)")
+        print(
+            f"restored backup {outcome.id} (downtime {outcome.downtime_seconds:.2f}s, "
+            f"{describe_largest(outcome.phases)})"
+        )
         for path in outcome.previous:
             print(f"previous directory kept at {path}")
     return EXIT_OK
@@ -188,6 +221,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     listing = actions.add_parser("list", help="list complete backups, oldest first")
     _common(listing, sub=True)
+    listing.add_argument("--phases", action="store_true", help="one column per downtime phase (the trend)")
     listing.set_defaults(handler=_list)
 
     verify = actions.add_parser("verify", help="recompute checksums; report missing, changed and extra files")

@@ -8,6 +8,8 @@ import shlex
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -150,3 +152,14 @@ def make_install(root: Path, *, neo4j_pages: int = 600, interval: float = 0.02) 
     install = FakeInstall(root, neo4j, structr, root / "backups", root / "appsync.toml")
     install.write_config()
     return install
+
+
+@contextmanager
+def running_install(root: Path) -> Iterator[FakeInstall]:
+    """A fresh install with both fake services running; they are stopped on the way out."""
+    install = make_install(root)
+    install.start()
+    try:
+        yield install
+    finally:
+        install.stop()

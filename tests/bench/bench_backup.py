@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tests.bench.bench_backup                      # 128 MiB store + 128 MiB files/ (quick)
     .venv/bin/python -m tests.bench.bench_backup --size-mb 1024 --files 20000    # the full size
+    .venv/bin/python -m tests.bench.bench_backup --neo4j      # real Neo4j: the floor (see bench_backup_neo4j.py)
 
 A synthetic install: a Neo4j-like data directory (record store files made of 8 KiB pages, a transaction log, the
 store lock files) and a Structr directory whose files/ holds FILES files in Structr's uuid layout. Both are
@@ -207,6 +208,11 @@ def _mib(value: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--neo4j" in argv:  # the real-Neo4j mode lives in its own module
+        from tests.bench import bench_backup_neo4j
+
+        return bench_backup_neo4j.main([arg for arg in argv if arg != "--neo4j"])
     parser = argparse.ArgumentParser(prog="bench_backup", description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=128, help="size of the store and of files/ (each), MiB")
     parser.add_argument("--files", type=int, default=None, help="number of files in files/ (default 20000)")
