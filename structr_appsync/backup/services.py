@@ -301,12 +301,34 @@ def _signals_deferred() -> Iterator[None]:
         yield
 
 
-def restart(services: list[Service], attempts: int) -> tuple[list[str], list[str]]:
-    """Start services (given in stop order) in reverse order; return (problems, failures)."""
+def await_stop(service: Service) -> bool:
+    """Wait until a stop that was cut short (timed out, interrupted) has taken the service down.
+
+    The service may have received its stop signal and still be shutting down, answering its health port until
+    the last moment: "starting" it then is a no-op, and it goes down a moment later. So a service whose stop was
+    not seen through counts as back only once it was seen down and started again. Returns whether it went down
+    within its `stop_timeout`; if not, the stop never took effect and the service is still running.
+    """
+    if health.wait_until(lambda: is_down(service)[0], timeout=service.config.stop_timeout):
+        return True
+    logger.warning("%s did not go down after its stop was cut short; it is still running", service.label)
+    return False
+
+
+def restart(
+    services: list[Service], attempts: int, unsettled: frozenset[str] = frozenset()
+) -> tuple[list[str], list[str]]:
+    """Start services (given in stop order) in reverse order; return (problems, failures).
+
+    Services named in ``unsettled`` were not proven down (their stop was cut short): their stop is waited for
+    before they are started.
+    """
     problems: list[str] = []
     failures: list[str] = []
     for service in reversed(services):
         try:
+            if service.name in unsettled:
+                await_stop(service)
             problems += start_service(service, attempts)
         except ServiceError as exc:
             failures.append(str(exc))
@@ -337,6 +359,7 @@ def stopped_services(
     """
     downtime = Downtime()
     touched: list[Service] = []
+    proven_down: set[str] = set()
     state.write(env_name, operation, [service.name for service in services], state_extra)
     downtime.stopped_at = datetime.now(UTC)
     downtime.began = time.monotonic()
@@ -345,6 +368,7 @@ def stopped_services(
         for service in services:
             touched.append(service)
             stop_service(service)
+            proven_down.add(service.name)
         if neo4j_data is not None:
             prove_store_unlocked(neo4j_data)
         yield downtime
@@ -353,7 +377,8 @@ def stopped_services(
         raise
     finally:
         with _signals_deferred():
-            problems, failures = restart(touched, attempts)
+            unsettled = frozenset(service.name for service in touched) - proven_down
+            problems, failures = restart(touched, attempts, unsettled)
             downtime.ended = time.monotonic()
             downtime.restarted_at = datetime.now(UTC)
             downtime.start_problems = problems
