@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from structr_appsync import process
 from structr_appsync.backup import health, storelock
 from structr_appsync.backup.context import BackupContext
-from structr_appsync.backup.manifest import write_all
+from structr_appsync.backup.manifest import create_private, write_all
 from structr_appsync.config import BackupConfig, ServiceConfig
 from structr_appsync.errors import CommandError, ConfigError, ServiceError
 from structr_appsync.interrupts import signals_deferred
@@ -249,7 +249,7 @@ class StateFile:
     def _write_raw(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = create_private(temporary)  # the destination may be writable by others
         try:
             write_all(fd, json.dumps(data, indent=1).encode("utf-8"))
             os.fsync(fd)
