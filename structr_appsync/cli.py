@@ -27,6 +27,7 @@ from structr_appsync.errors import (
     CommandError,
     Interrupted,
 )
+from structr_appsync.interrupts import HELD_SIGNALS
 
 logger = logging.getLogger(__name__)
 
@@ -141,9 +142,9 @@ def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
 
 @contextmanager
 def _signals_raise() -> Iterator[None]:
-    """Turn SIGINT and SIGTERM into Interrupted so that every `finally` (restarting services, removing temp files)
-    runs, and handlers of AppsyncError (an import's rollback hint) see the interruption too."""
-    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    """Turn the stop signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) into Interrupted so that every `finally` (restarting
+    services, removing temp files) runs, and handlers of AppsyncError (an import's rollback hint) see it too."""
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in HELD_SIGNALS}
     try:
         yield
     finally:

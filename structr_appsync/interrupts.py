@@ -1,4 +1,4 @@
-"""Holding Ctrl-C and SIGTERM back while a step runs that must not stop halfway."""
+"""Holding Ctrl-C, SIGTERM, SIGHUP and SIGQUIT back while a step runs that must not stop halfway."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The signals that ask appsync to stop: Ctrl-C, SIGTERM, a dropped ssh session (SIGHUP) and SIGQUIT (Ctrl-\\).
+# All four end the run the same way, through every cleanup (restarting stopped services first).
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Run the block with SIGINT and SIGTERM held back, then deliver them to the handlers in place before.
+    """Run the block with the stop signals (HELD_SIGNALS) held back, then deliver them to the handlers in place before.
 
     A signal that arrives while the working tree is being swapped, the index rewritten or HEAD moved would
     otherwise stop the run between two steps that only make sense together, and the undo could not run.

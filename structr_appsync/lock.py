@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -11,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from structr_appsync.errors import LockHeld
+from structr_appsync.errors import LockHeld, RefusedError
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,14 @@ def flock_held(path: Path, *, timeout: float, what: str) -> Iterator[HeldLock]:
         LockHeld: if another process keeps the lock longer than ``timeout`` seconds.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("a+")
+    try:
+        # Never through a symlink planted in a shared directory (appsync may run as root).
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RefusedError(f"lock file {path} is a symbolic link; appsync does not write through links") from exc
+        raise
+    handle = os.fdopen(fd, "a+")
     try:
         deadline = time.monotonic() + timeout
         announced = False

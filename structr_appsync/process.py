@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -56,22 +58,38 @@ def run(  # noqa: PLR0913 - the subprocess gateway mirrors subprocess.run's keyw
     logger.debug("running: %s", shown)
     full_env = None if env is None else {**os.environ, **env}
     try:
-        completed = subprocess.run(  # a list, or a user-configured shell command
+        # A session (and so a process group) of its own: a command that times out or is interrupted is killed
+        # with everything it started, not just its shell.
+        child = subprocess.Popen(  # a list, or a user-configured shell command
             cmd,
             cwd=cwd,
             env=full_env,
             shell=shell,
-            capture_output=True,
+            stdin=subprocess.PIPE if input_text is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
-            input=input_text,
-            check=False,
+            start_new_session=True,
         )
     except FileNotFoundError as exc:
         raise CommandError(shown, 127, "", f"{exc.filename}: command not found") from exc
+    try:
+        stdout, stderr = child.communicate(input=input_text, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
+        _kill_group(child)
         raise CommandError(shown, -1, "", f"timed out after {timeout:g}s") from exc
-    result = Result(completed.returncode, completed.stdout, completed.stderr)
-    if check and completed.returncode != 0:
-        raise CommandError(shown, completed.returncode, completed.stdout, completed.stderr)
+    except BaseException:
+        _kill_group(child)
+        raise
+    result = Result(child.returncode, stdout, stderr)
+    if check and child.returncode != 0:
+        raise CommandError(shown, child.returncode, stdout, stderr)
     return result
+
+
+def _kill_group(child: subprocess.Popen[str]) -> None:
+    """Kill the command's whole process group and reap it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.communicate(timeout=5)

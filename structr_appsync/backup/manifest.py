@@ -142,12 +142,22 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def create_private(path: Path) -> int:
+    """Create ``path`` afresh, 0600, for writing; never through a symlink someone planted in its place.
+
+    Any leftover (a temporary file of a crashed run, or a planted link, which is removed, not followed) goes first;
+    then O_EXCL | O_NOFOLLOW guarantee that the file opened is the one just created.
+    """
+    path.unlink(missing_ok=True)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+
 def write_manifest(directory: Path, manifest: Manifest) -> Path:
     """Write the manifest atomically (temp file, fsync, rename, fsync of the directory), mode 0600."""
     target = directory / MANIFEST_NAME
     temporary = directory / f".{MANIFEST_NAME}.tmp"
     data = manifest.model_dump_json(indent=1).encode("utf-8")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = create_private(temporary)
     try:
         write_all(fd, data)
         os.fsync(fd)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from structr_appsync import process
 from structr_appsync.backup import health, storelock
 from structr_appsync.backup.context import BackupContext
-from structr_appsync.backup.manifest import write_all
+from structr_appsync.backup.manifest import create_private, write_all
 from structr_appsync.backup.phases import PhaseClock
 from structr_appsync.config import BackupConfig, ServiceConfig
 from structr_appsync.errors import CommandError, ConfigError, ServiceError
@@ -261,7 +261,7 @@ class StateFile:
     def _write_raw(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = create_private(temporary)  # the destination may be writable by others
         try:
             write_all(fd, json.dumps(data, indent=1).encode("utf-8"))
             os.fsync(fd)
@@ -314,12 +314,37 @@ def _signals_deferred() -> Iterator[None]:
         yield
 
 
-def restart(services: list[Service], attempts: int, clock: PhaseClock | None = None) -> tuple[list[str], list[str]]:
-    """Start services (given in stop order) in reverse order; return (problems, failures)."""
+def await_stop(service: Service) -> bool:
+    """Wait until a stop that was cut short (timed out, interrupted) has taken the service down.
+
+    The service may have received its stop signal and still be shutting down, answering its health port until
+    the last moment: "starting" it then is a no-op, and it goes down a moment later. So a service whose stop was
+    not seen through counts as back only once it was seen down and started again. Returns whether it went down
+    within its `stop_timeout`; if not, the stop never took effect and the service is still running.
+    """
+    if health.wait_until(lambda: is_down(service)[0], timeout=service.config.stop_timeout):
+        return True
+    logger.warning("%s did not go down after its stop was cut short; it is still running", service.label)
+    return False
+
+
+def restart(
+    services: list[Service],
+    attempts: int,
+    clock: PhaseClock | None = None,
+    unsettled: frozenset[str] = frozenset(),
+) -> tuple[list[str], list[str]]:
+    """Start services (given in stop order) in reverse order; return (problems, failures).
+
+    Services named in ``unsettled`` were not proven down (their stop was cut short): their stop is waited for
+    before they are started.
+    """
     problems: list[str] = []
     failures: list[str] = []
     for service in reversed(services):
         try:
+            if service.name in unsettled:
+                await_stop(service)
             problems += start_service(service, attempts, clock)
         except ServiceError as exc:
             failures.append(str(exc))
@@ -353,6 +378,7 @@ def stopped_services(  # noqa: PLR0913 - backup/ is being reworked separately (i
     """
     downtime = Downtime()
     touched: list[Service] = []
+    proven_down: set[str] = set()
     state.write(env_name, operation, [service.name for service in services], state_extra)
     downtime.stopped_at = datetime.now(UTC)
     downtime.began = time.monotonic()
@@ -362,6 +388,7 @@ def stopped_services(  # noqa: PLR0913 - backup/ is being reworked separately (i
         for service in services:
             touched.append(service)
             stop_service(service, clock)
+            proven_down.add(service.name)
         if neo4j_data is not None:
             with clock.measure("store_lock"):
                 prove_store_unlocked(neo4j_data)
@@ -372,7 +399,8 @@ def stopped_services(  # noqa: PLR0913 - backup/ is being reworked separately (i
         raise
     finally:
         with _signals_deferred():
-            problems, failures = restart(touched, attempts, clock)
+            unsettled = frozenset(service.name for service in touched) - proven_down
+            problems, failures = restart(touched, attempts, clock, unsettled)
             downtime.ended = time.monotonic()
             downtime.restarted_at = datetime.now(UTC)
             downtime.start_problems = problems

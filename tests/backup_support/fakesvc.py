@@ -13,7 +13,8 @@ therefore always says clean=0; a cold copy says clean=1.
 
 It refuses to start (exit 1 from `run`, so `start` fails its health wait) when the content of DIR/marker is
 listed in RUNDIR/bad_markers: a model of restored data the service cannot open. `--fail-if FILE` makes start or
-stop fail once (the file is removed) without doing anything: a flaky service manager.
+stop fail once (the file is removed) without doing anything: a flaky service manager. `--shutdown-seconds S`
+makes the shutdown take S seconds, during which it still holds its lock and answers its port.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
                 page = (counter * 7919) % args.pages
                 os.pwrite(store_fd, f"page {page} counter {counter}".encode().ljust(PAGE, b"."), page * PAGE)
             header.write_text(f"clean=0 counter={counter}\n")
+        # A slow shutdown (a checkpoint): still holding the lock and answering the health port meanwhile.
+        time.sleep(args.shutdown_seconds)
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -145,6 +148,8 @@ def start(args: argparse.Namespace) -> int:
         str(args.pages),
         "--interval",
         str(args.interval),
+        "--shutdown-seconds",
+        str(args.shutdown_seconds),
     ]
     if args.port:
         command += ["--port", str(args.port)]
@@ -197,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=64)
     parser.add_argument("--interval", type=float, default=0.02)
     parser.add_argument("--fail-if", default=None)
+    parser.add_argument("--shutdown-seconds", type=float, default=0.0)
     args = parser.parse_args(argv)
     return {"start": start, "stop": stop, "status": status, "run": run}[args.action](args)
 

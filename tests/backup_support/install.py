@@ -35,6 +35,7 @@ class FakeService:
     port: int
     pages: int
     interval: float = 0.02
+    shutdown_seconds: float = 0.0
     start_flag: Path = field(init=False)
     stop_flag: Path = field(init=False)
 
@@ -47,6 +48,7 @@ class FakeService:
         if action == "start":
             parts += ["--data", str(self.data), "--port", str(self.port), "--pages", str(self.pages)]
             parts += ["--interval", str(self.interval), "--fail-if", str(self.start_flag)]
+            parts += ["--shutdown-seconds", str(self.shutdown_seconds)]
         if action == "stop":
             parts += ["--fail-if", str(self.stop_flag)]
         return shlex.join([*parts, *extra])
@@ -99,7 +101,7 @@ class FakeInstall:
     def both_running(self) -> bool:
         return self.neo4j.running() and self.structr.running()
 
-    def write_config(self, **backup_extra: object) -> None:
+    def write_config(self, *, stop_timeout: float = 20, **backup_extra: object) -> None:
         lines = [
             'default_env = "test"',
             "[env.test]",
@@ -123,16 +125,23 @@ class FakeInstall:
                 f"stop = {_q(service.stop_command)}",
                 f"status = {_q(service.status_command)}",
                 f"health_url = {_q(url)}",
-                "stop_timeout = 20",
+                f"stop_timeout = {stop_timeout}",
                 "start_timeout = 20",
             ]
         self.config.write_text("\n".join(lines) + "\n")
 
 
-def make_install(root: Path, *, neo4j_pages: int = 600, interval: float = 0.02) -> FakeInstall:
-    """Create the directories, Structr-like files and config; the services are not started."""
-    neo4j = FakeService("neo4j", root / "neo4j" / "data", root / "run" / "neo4j", free_port(), neo4j_pages, interval)
-    structr = FakeService("structr", root / "structr", root / "run" / "structr", free_port(), 0, 0.05)
+def make_install(
+    root: Path, *, neo4j_pages: int = 600, interval: float = 0.02, shutdown_seconds: float = 0.0
+) -> FakeInstall:
+    """Create the directories, Structr-like files and config; the services are not started.
+
+    ``shutdown_seconds`` makes both services take that long to shut down (as a Neo4j checkpoint does).
+    """
+    neo4j = FakeService(
+        "neo4j", root / "neo4j" / "data", root / "run" / "neo4j", free_port(), neo4j_pages, interval, shutdown_seconds
+    )
+    structr = FakeService("structr", root / "structr", root / "run" / "structr", free_port(), 0, 0.05, shutdown_seconds)
     for service in (neo4j, structr):
         service.data.mkdir(parents=True, exist_ok=True)
         service.run.mkdir(parents=True, exist_ok=True)
