@@ -4,47 +4,18 @@ stopped and started by appsync's `command` service manager."""
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from structr_appsync.errors import EXIT_OK
-from tests.backup_support.install import free_port
+from tests.backup_support.emuservice import EmulatorService
 from tests.helpers import run_cli
 from tests.neo4j import Neo4jServer, count_nodes, store_lock_is_free, store_lock_path, write_nodes
 from tests.paths import FIXTURES
-from tests.structr_emulator.harness import Emulator
-
-EMUCTL = Path(__file__).resolve().parent / "backup_support" / "emuctl.py"
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
-
-
-class EmulatorService:
-    """The emulator run as a service through emuctl.py; `api` talks to it like the harness does."""
-
-    def __init__(self, data: Path, run: Path) -> None:
-        self.data, self.run, self.port = data, run, free_port()
-        self.api = Emulator(data, port=self.port)
-        self.api.url = f"http://127.0.0.1:{self.port}"
-
-    def command(self, action: str) -> str:
-        parts = [sys.executable, str(EMUCTL), action, "--run", str(self.run)]
-        if action == "start":
-            parts += ["--data", str(self.data), "--port", str(self.port)]
-        return shlex.join(parts)
-
-    def call(self, action: str) -> int:
-        import subprocess
-
-        return subprocess.run(self.command(action), shell=True, check=False, timeout=60).returncode
-
-    def digest(self) -> str:
-        self.api.flush()
-        return self.api.state_digest()
 
 
 @pytest.fixture

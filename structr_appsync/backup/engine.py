@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from structr_appsync import process
 from structr_appsync.backup import health, services, store, versions
 from structr_appsync.backup.context import BackupContext
 from structr_appsync.backup.copier import TreeCopy, previous_files
-from structr_appsync.backup.manifest import Manifest, scrub, write_manifest
+from structr_appsync.backup.manifest import CheckRecord, Manifest, scrub, write_manifest
 from structr_appsync.backup.prune import prune_generations
 from structr_appsync.backup.recovery import recover_locked
 from structr_appsync.backup.retention import Decision
@@ -97,13 +98,16 @@ def _plan(context: BackupContext, neo4j: Path, structr: Path) -> list[str]:
     return steps
 
 
-def run_backup(context: BackupContext, *, dry_run: bool = False) -> BackupOutcome:
+def run_backup(
+    context: BackupContext, *, dry_run: bool = False, pre_check: Callable[[], CheckRecord] | None = None
+) -> BackupOutcome:
     """Take one cold backup of the environment.
 
     Raises:
         ServiceError: when a service did not stop or start (services are started again before this is raised).
         ArchiveError: when copying or writing the generation failed (nothing partial is left).
         Interrupted: on SIGTERM (services are started again first).
+        RefusedError: from ``pre_check`` (run before the pre-pass, services running), when it refuses.
     """
     neo4j_source, structr_source = resolve_sources(context)
     if dry_run:
@@ -118,7 +122,8 @@ def run_backup(context: BackupContext, *, dry_run: bool = False) -> BackupOutcom
         health.ping(context.config.monitoring.start_url, "start")
         try:
             try:
-                outcome = _backup_locked(context, neo4j_source, structr_source)
+                check = pre_check() if pre_check is not None else None
+                outcome = _backup_locked(context, neo4j_source, structr_source, check)
             except OSError as exc:
                 raise ArchiveError(f"backup failed: {exc}") from exc
         except BaseException as exc:
@@ -134,7 +139,9 @@ def run_backup(context: BackupContext, *, dry_run: bool = False) -> BackupOutcom
         return outcome
 
 
-def _backup_locked(context: BackupContext, neo4j_source: Path, structr_source: Path) -> BackupOutcome:
+def _backup_locked(
+    context: BackupContext, neo4j_source: Path, structr_source: Path, check: CheckRecord | None = None
+) -> BackupOutcome:
     started_at = datetime.now(UTC)
     generation_id = store.new_id(context.destination, started_at)
     staging = context.destination / f"{store.STAGING_PREFIX}{generation_id}"
@@ -219,6 +226,7 @@ def _backup_locked(context: BackupContext, neo4j_source: Path, structr_source: P
             app_commit=versions.app_commit(context.root),
             config=scrub(context.config.model_dump(mode="json")),
             trees={name: result.manifest for name, result in results.items()},
+            check=check,
         )
         shutil.rmtree(snapshot_dir, ignore_errors=True)
         staging.rename(final)

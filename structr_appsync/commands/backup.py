@@ -9,6 +9,7 @@ from typing import Any
 from structr_appsync.backup import store
 from structr_appsync.backup.context import BackupContext, load_context
 from structr_appsync.backup.engine import run_backup
+from structr_appsync.backup.precheck import pre_backup_check
 from structr_appsync.backup.prune import plan_prune, prune_generations
 from structr_appsync.backup.recovery import recover_stopped_services
 from structr_appsync.backup.restore import run_restore
@@ -35,8 +36,12 @@ def _context(args: argparse.Namespace) -> BackupContext:
 
 
 def _run(args: argparse.Namespace) -> int:
-    context = _context(args)
-    outcome = run_backup(context, dry_run=args.dry_run)
+    loaded = load(args)
+    recover_stopped_services(loaded)
+    context = load_context(loaded, args.env)
+    checked = args.check or context.config.check_before_backup
+    pre_check = pre_backup_check(loaded, context) if checked and not args.dry_run else None
+    outcome = run_backup(context, dry_run=args.dry_run, pre_check=pre_check)
     if args.json:
         print_json(outcome.as_json())
     elif outcome.dry_run:
@@ -186,6 +191,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     _common(parser, sub=False)
     parser.add_argument("--dry-run", action="store_true", help="print what would be done, touch nothing")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="first run the quick consistency check while the services run; refuse (or warn) when inconsistent",
+    )
     parser.set_defaults(handler=_run)
     actions = parser.add_subparsers(dest="backup_command", metavar="ACTION")
 
