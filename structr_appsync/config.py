@@ -87,7 +87,9 @@ class MonitoringConfig(_Model):
 
     start_url: str | None = Field(None, description="Pinged when a backup starts.")
     success_url: str | None = Field(None, description="Pinged when a backup succeeds.")
-    failure_url: str | None = Field(None, description="Pinged when a backup fails.")
+    failure_url: str | None = Field(None, description="Pinged when a backup fails (and a drill, by default).")
+    drill_success_url: str | None = Field(None, description="Pinged when a restore drill passes.")
+    drill_failure_url: str | None = Field(None, description="Pinged when a restore drill fails (default failure_url).")
 
 
 class DrillService(_Model):

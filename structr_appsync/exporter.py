@@ -119,10 +119,12 @@ def _prepare(
     scratch: Path,
     *,
     objects_env: dict[str, str] | None = None,
+    base: str | None = None,
 ) -> _Prepared:
-    """Fetch, validate, normalize and hash the live export; compare it with HEAD's export folder."""
+    """Fetch, validate, normalize and hash the live export; compare it with the export folder at ``base``
+    (default HEAD)."""
     export_dir = repo.relative_path(loaded.export_path)
-    head = repo.head_sha()
+    head = base or repo.head_sha()
     folder = transfer.fetch_export(loaded, env_name, client, scratch / "download")
     normalize_tree(folder, loaded.settings.normalize, previous=_previous_dir(repo, head, export_dir, scratch))
     add_placeholders(folder)
@@ -293,9 +295,15 @@ def export_app(
 
 
 def check_status(
-    loaded: LoadedConfig, env_name: str | None = None, *, with_diff: bool = False, color: bool = False
+    loaded: LoadedConfig,
+    env_name: str | None = None,
+    *,
+    with_diff: bool = False,
+    color: bool = False,
+    commit: str | None = None,
 ) -> StatusOutcome:
-    """Compare the live server's export with the export folder at HEAD; write nothing anywhere in the repo.
+    """Compare the live server's export with the export folder at HEAD (or ``commit``); write nothing anywhere in
+    the repo.
 
     New git objects go to a throwaway object directory outside the repository.
 
@@ -308,7 +316,7 @@ def check_status(
         scratch = Path(tmp)
         objects_env = repo.scratch_objects_env(scratch)
         with StructrClient.for_env(loaded, name) as client:
-            prepared = _prepare(loaded, name, repo, client, scratch, objects_env=objects_env)
+            prepared = _prepare(loaded, name, repo, client, scratch, objects_env=objects_env, base=commit)
         in_sync = prepared.tree == prepared.old_tree
         diff = ""
         if with_diff and not in_sync:
@@ -319,7 +327,7 @@ def check_status(
         in_sync=in_sync,
         summary=prepared.summary,
         version=prepared.version,
-        head=repo.head_sha(),
+        head=commit or repo.head_sha(),
         diff=diff,
     )
 

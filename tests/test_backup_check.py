@@ -5,71 +5,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from structr_appsync.backup.manifest import read_manifest
 from structr_appsync.errors import EXIT_OK, EXIT_REFUSED
-from tests.backup_support.emuservice import EmulatorService, logged
-from tests.backup_support.install import FakeService, make_install
+from tests.backup_support.live import LiveInstall, make_live, start_live, stop_live
 from tests.helpers import run_cli
-
-
-@dataclass
-class LiveInstall:
-    neo4j: FakeService
-    structr: EmulatorService
-    destination: Path
-    config: Path
-    service_log: Path
-
-    def write_config(self, **backup_extra: object) -> None:
-        log = self.service_log
-        lines = [
-            "[env.live]",
-            f'url = "{self.structr.api.url}"',
-            "[env.live.backup]",
-            f"destination = {json.dumps(str(self.destination))}",
-            f"neo4j_data = {json.dumps(str(self.neo4j.data))}",
-            f"structr_dir = {json.dumps(str(self.structr.data))}",
-            'service_manager = "command"',
-            *(f"{key} = {json.dumps(value)}" for key, value in backup_extra.items()),
-            "[env.live.backup.structr]",
-            f"start = {json.dumps(logged(self.structr.command('start'), log, 'start structr'))}",
-            f"stop = {json.dumps(logged(self.structr.command('stop'), log, 'stop structr'))}",
-            f"status = {json.dumps(self.structr.command('status'))}",
-            f'health_url = "{self.structr.api.url}/structr/health/ready"',
-            "[env.live.backup.neo4j]",
-            f"start = {json.dumps(logged(self.neo4j.start_command, log, 'start neo4j'))}",
-            f"stop = {json.dumps(logged(self.neo4j.stop_command, log, 'stop neo4j'))}",
-            f"status = {json.dumps(self.neo4j.status_command)}",
-            f'health_url = "bolt://127.0.0.1:{self.neo4j.port}"',
-        ]
-        self.config.write_text("\n".join(lines) + "\n")
-
-    def log_lines(self) -> list[str]:
-        return self.service_log.read_text().split("\n")[:-1] if self.service_log.exists() else []
 
 
 @pytest.fixture
 def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveInstall]:
     monkeypatch.setenv("APPSYNC_PASSWORD", "admin")
-    fake = make_install(tmp_path / "install")
-    structr = EmulatorService(tmp_path / "structr", tmp_path / "emu-run")
-    structr.data.mkdir()
-    install = LiveInstall(fake.neo4j, structr, tmp_path / "backups", tmp_path / "appsync.toml", tmp_path / "svc.log")
-    install.write_config()
-    fake.neo4j.start()
-    assert structr.call("start") == 0
+    install = make_live(tmp_path)
+    start_live(install)
     try:
-        structr.api.upload_file("/docs/a.txt", b"alpha" * 100)
-        structr.api.upload_file("/docs/b.txt", b"beta" * 100)
+        install.structr.api.upload_file("/docs/a.txt", b"alpha" * 100)
+        install.structr.api.upload_file("/docs/b.txt", b"beta" * 100)
         yield install
     finally:
-        structr.call("stop")
-        fake.neo4j.stop()
+        stop_live(install)
 
 
 def _break(install: LiveInstall) -> None:

@@ -101,9 +101,7 @@ class Comparer:
         if found is None:
             return Finding("missing", uuid=node.uuid, path=node.path, disk_path=relative, expected_size=node.size)
         if node.size is not None and node.size != found.size:
-            return Finding(
-                "size", node.uuid, node.path, relative, expected_size=node.size, actual_size=found.size
-            )
+            return Finding("size", node.uuid, node.path, relative, expected_size=node.size, actual_size=found.size)
         if node.checksum is None:
             counts.without_checksum += 1
             return None

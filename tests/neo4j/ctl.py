@@ -1,12 +1,13 @@
 """Start, stop and probe a test Neo4j instance from a shell, like a service manager would.
 
-    python tests/neo4j/ctl.py start  --instance DIR [--wait SECONDS]
+    python tests/neo4j/ctl.py start  --instance DIR [--wait SECONDS] [--data DATA --bolt-port PORT]
     python tests/neo4j/ctl.py stop   --instance DIR [--timeout SECONDS]
     python tests/neo4j/ctl.py status --instance DIR
     python tests/neo4j/ctl.py warm
 
 start: launches the JVM detached and exits 0 (already running: 0 too). With --wait it exits 0
-only once Bolt answers, 1 otherwise. stop: SIGTERM, waits until the JVM is gone, exits 0 (also
+only once Bolt answers, 1 otherwise; with --data a missing instance is created over that data dir
+(a restore drill's scratch Neo4j). stop: SIGTERM, waits until the JVM is gone, exits 0 (also
 when it was not running), 1 on timeout (the JVM is left running, as a failed stop would).
 status: 0 while the JVM runs, 3 when not. DIR is an instance dir made by harness.Neo4jServer.
 warm: build the class archive that makes later starts faster (provision.sh calls it).
@@ -34,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--instance", type=Path, help="instance dir (all actions but warm)")
     parser.add_argument("--wait", type=float, default=None, help="start: wait for Bolt (s)")
     parser.add_argument("--timeout", type=float, default=120.0, help="stop: wait for exit (s)")
+    parser.add_argument("--data", type=Path, help="start: create the instance over this data dir if it is new")
+    parser.add_argument("--bolt-port", type=int, help="start: the Bolt port of an instance created with --data")
     return parser
 
 
@@ -47,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.instance is None:
         parser.error(f"{args.action} needs --instance")
     try:
+        if args.action == "start" and args.data is not None and not (args.instance / "instance.json").exists():
+            Neo4jServer(args.instance, data_dir=args.data, bolt_port=args.bolt_port)
         server = Neo4jServer.open(args.instance)
         if args.action == "start":
             launched = server.launch(stop_at_exit=False)
