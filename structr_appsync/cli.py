@@ -44,6 +44,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hook_run",
     "watch",
     "backup",
+    "check",
 )
 
 Handler = Callable[[argparse.Namespace], int]

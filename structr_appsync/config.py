@@ -89,7 +89,41 @@ class MonitoringConfig(_Model):
 
     start_url: str | None = Field(None, description="Pinged when a backup starts.")
     success_url: str | None = Field(None, description="Pinged when a backup succeeds.")
-    failure_url: str | None = Field(None, description="Pinged when a backup fails.")
+    failure_url: str | None = Field(None, description="Pinged when a backup fails (and a drill, by default).")
+    drill_success_url: str | None = Field(None, description="Pinged when a restore drill passes.")
+    drill_failure_url: str | None = Field(None, description="Pinged when a restore drill fails (default failure_url).")
+
+
+class DrillService(_Model):
+    """How a restore drill starts one scratch service. Commands are templates: {port} (this service's free port),
+    {neo4j_port}, {structr_port}, {neo4j_data}, {structr_dir} and {scratch} (the drill's directory) are replaced,
+    shell-quoted, before they run."""
+
+    start: str = Field(description="Starts the scratch service detached (exit 0 once launched or once up).")
+    stop: str = Field(description="Stops it and exits 0 when it is gone (also when it was not running).")
+    status: str | None = Field(None, description="Exits 0 while it runs (optional).")
+    health_url: str = Field(description="Answers when the scratch service is up, e.g. bolt://127.0.0.1:{port}.")
+    start_timeout: float = Field(600.0, gt=0, description="Seconds to wait until healthy.")
+    stop_timeout: float = Field(600.0, gt=0, description="Seconds to wait for the stop.")
+
+
+class DrillConfig(_Model):
+    """`[env.NAME.backup.drill]`: how `appsync backup drill` runs a scratch copy of this installation."""
+
+    neo4j: DrillService | None = Field(None, description="Scratch Neo4j; without it the drill runs offline only.")
+    structr: DrillService | None = Field(None, description="Scratch Structr; without it the drill is offline only.")
+    structr_url: str = Field(
+        "http://127.0.0.1:{structr_port}", description="Base URL of the scratch Structr (template, see above)."
+    )
+    store_check: str | None = Field(
+        None,
+        description="Offline Neo4j store consistency check (e.g. neo4j-admin database check), run on the scratch "
+        "copy before anything starts; exit 0 means consistent. Templates as above.",
+    )
+    count_types: list[str] = Field(
+        default_factory=lambda: ["File", "Folder", "Page", "User", "Group", "SchemaNode"],
+        description="Types whose nodes the drill counts through REST on the scratch Structr.",
+    )
 
 
 class BoltConfig(_Model):
@@ -140,6 +174,13 @@ class BackupConfig(_Model):
     prune_after_backup: bool = Field(True, description="Apply the retention policy after each successful backup.")
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    check_before_backup: bool = Field(
+        False, description="Run the quick consistency check before every backup, as with `backup --check`."
+    )
+    on_inconsistent: Literal["refuse", "warn"] = Field(
+        "refuse", description="What `backup --check` does when the live installation is inconsistent."
+    )
+    drill: DrillConfig | None = Field(None, description="How restore drills start scratch services.")
 
 
 class EnvConfig(_Model):

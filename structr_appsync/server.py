@@ -262,6 +262,47 @@ class StructrClient:
                 )
             time.sleep(0.5)
 
+    def list_page(
+        self, type_name: str, *, page: int, page_size: int, properties: tuple[str, ...], sort: str = "id"
+    ) -> list[dict[str, Any]]:
+        """One page of `GET /structr/rest/<type>`, sorted, in a custom view with only ``properties``.
+
+        Raises:
+            ServerError: when the answer is not Structr's JSON envelope with a `result` list.
+        """
+        path = f"/structr/rest/{type_name}"
+        response = self._request(
+            "GET",
+            path,
+            params={"_page": str(page), "_pageSize": str(page_size), "_sort": sort, "_order": "asc"},
+            headers={"Accept": "application/json; properties=" + ",".join(properties)},
+        )
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ServerError(f"GET {path} did not return JSON", url=self.url) from exc
+        result = body.get("result") if isinstance(body, dict) else None
+        if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
+            raise ServerError(f"GET {path} did not return a list of objects in `result`", url=self.url)
+        return result
+
+    def count(self, type_name: str) -> int:
+        """How many nodes of ``type_name`` there are (`result_count` of a one-item page).
+
+        Raises:
+            ServerError: when the answer has no integer `result_count`.
+        """
+        path = f"/structr/rest/{type_name}"
+        response = self._request("GET", path, params={"_pageSize": "1", "_page": "1"})
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ServerError(f"GET {path} did not return JSON", url=self.url) from exc
+        count = body.get("result_count") if isinstance(body, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise ServerError(f"GET {path} did not return a result_count", url=self.url)
+        return count
+
     # -- zip transfer ---------------------------------------------------------------------------------------
 
     def download_export(self, dest: Path) -> Path:

@@ -17,6 +17,8 @@ from tests.helpers import run_cli
 from tests.neo4j import Neo4jServer, count_nodes, store_lock_is_free, store_lock_path, write_nodes
 from tests.paths import FIXTURES
 
+pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
+
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[EmulatorService]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from structr_appsync import process
 from structr_appsync.backup import checkpoint, health, neo4j_advice, services, store, versions
 from structr_appsync.backup.context import BackupContext
 from structr_appsync.backup.copier import TreeCopy, previous_files
-from structr_appsync.backup.manifest import MANIFEST_NAME, Manifest, scrub, write_manifest
+from structr_appsync.backup.manifest import MANIFEST_NAME, CheckRecord, Manifest, scrub, write_manifest
 from structr_appsync.backup.phases import as_rows, describe_largest, largest_phase
 from structr_appsync.backup.prune import prune_generations
 from structr_appsync.backup.recovery import recover_locked
@@ -106,13 +107,16 @@ def _plan(context: BackupContext, neo4j: Path, structr: Path) -> list[str]:
     return steps
 
 
-def run_backup(context: BackupContext, *, dry_run: bool = False) -> BackupOutcome:
+def run_backup(
+    context: BackupContext, *, dry_run: bool = False, pre_check: Callable[[], CheckRecord] | None = None
+) -> BackupOutcome:
     """Take one cold backup of the environment.
 
     Raises:
         ServiceError: when a service did not stop or start (services are started again before this is raised).
         ArchiveError: when copying or writing the generation failed (nothing partial is left).
         Interrupted: on SIGTERM (services are started again first).
+        RefusedError: from ``pre_check`` (run before the pre-pass, services running), when it refuses.
     """
     neo4j_source, structr_source = resolve_sources(context)
     if dry_run:
@@ -127,7 +131,8 @@ def run_backup(context: BackupContext, *, dry_run: bool = False) -> BackupOutcom
         health.ping(context.config.monitoring.start_url, "start")
         try:
             try:
-                outcome = _backup_locked(context, neo4j_source, structr_source)
+                check = pre_check() if pre_check is not None else None
+                outcome = _backup_locked(context, neo4j_source, structr_source, check)
             except OSError as exc:
                 raise ArchiveError(f"backup failed: {exc}") from exc
         except BaseException as exc:
@@ -169,7 +174,9 @@ class _Window:
     bytes_copied: int
 
 
-def _backup_locked(context: BackupContext, neo4j_source: Path, structr_source: Path) -> BackupOutcome:
+def _backup_locked(
+    context: BackupContext, neo4j_source: Path, structr_source: Path, check: CheckRecord | None = None
+) -> BackupOutcome:
     started_at = datetime.now(UTC)
     generation_id = store.new_id(context.destination, started_at)
     generation = _Generation(
@@ -188,6 +195,8 @@ def _backup_locked(context: BackupContext, neo4j_source: Path, structr_source: P
         checkpoint_seconds = checkpoint.before_stop(context.config)
         window = _copy_while_down(context, copies, generation.staging / ".snapshot", neo4j_source, structr_source)
         manifest = _complete(context, generation, copies, window, checkpoint_seconds)
+        if check is not None:
+            manifest = manifest.model_copy(update={"check": check})
         generation.staging.rename(generation.final)
         write_manifest(generation.final, manifest)
         undo.pop_all()

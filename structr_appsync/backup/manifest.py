@@ -63,6 +63,32 @@ class TreeManifest(_Model):
         return {entry.path: entry for entry in self.entries}
 
 
+class CheckRecord(_Model):
+    """The consistency check `appsync backup --check` ran while the services still ran."""
+
+    at: datetime
+    quick: bool
+    consistent: bool
+    nodes: int
+    checked: int
+    unchecked: int
+    problems: dict[str, int] = Field(description="Findings per kind: missing, size, checksum, orphan.")
+    outcome: Literal["consistent", "warned"] = Field(description="warned: inconsistent, backed up anyway (warn).")
+
+
+class DrillRecord(_Model):
+    """One restore drill of this generation (`appsync backup drill`)."""
+
+    started_at: datetime
+    finished_at: datetime
+    seconds: float
+    passed: bool
+    mode: Literal["full", "offline"] = Field(description="full: scratch services started; offline: files only.")
+    reasons: list[str] = Field(default_factory=list, description="Why it failed (empty when it passed).")
+    counts: dict[str, int] = Field(default_factory=dict, description="Nodes per type, pages, files checked.")
+    app_commit: str | None = None
+
+
 class Manifest(_Model):
     """Written last, atomically: a generation without it is incomplete and never listed."""
 
@@ -92,6 +118,8 @@ class Manifest(_Model):
     app_commit: str | None = Field(None, description="git HEAD of the app repository at backup time, if known.")
     config: dict[str, Any] = Field(description="The backup configuration used, without secrets.")
     trees: dict[str, TreeManifest]
+    check: CheckRecord | None = Field(None, description="The check before the stop (backup --check), if run.")
+    drills: list[DrillRecord] = Field(default_factory=list, description="Restore drills, oldest first.")
 
 
 class ManifestSummary(BaseModel):
@@ -112,6 +140,12 @@ class ManifestSummary(BaseModel):
     structr_version: str | None = None
     neo4j_version: str | None = None
     app_commit: str | None = None
+    check: CheckRecord | None = None
+    drills: list[DrillRecord] = Field(default_factory=list)
+
+    def last_passed_drill(self) -> DrillRecord | None:
+        passed = [drill for drill in self.drills if drill.passed]
+        return passed[-1] if passed else None
 
 
 def scrub(value: Any, *, section: str | None = None) -> Any:

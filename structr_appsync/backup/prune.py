@@ -13,11 +13,25 @@ from structr_appsync.backup.retention import Archive, Decision, select_archives
 logger = logging.getLogger(__name__)
 
 
+DRILL_REASON = "newest backup that passed a restore drill"
+
+
 def plan_prune(context: BackupContext) -> list[Decision]:
-    """Keep/prune decisions for every complete generation, newest first."""
+    """Keep/prune decisions for every complete generation, newest first. The newest generation that passed a
+    restore drill is always kept, whatever the policy says."""
     generations = store.list_generations(context.destination)
     archives = [Archive(generation.id, generation.manifest.started_at) for generation in generations]
-    return select_archives(archives, context.config.retention)
+    decisions = select_archives(archives, context.config.retention)
+    drilled = [generation.id for generation in generations if generation.manifest.last_passed_drill() is not None]
+    if not drilled:
+        return decisions
+    newest_drilled = drilled[-1]
+    return [
+        Decision(decision.archive, True, (*decision.reasons, DRILL_REASON))
+        if decision.archive.id == newest_drilled
+        else decision
+        for decision in decisions
+    ]
 
 
 def prune_generations(context: BackupContext, *, dry_run: bool) -> list[Decision]:

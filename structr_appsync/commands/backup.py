@@ -8,13 +8,16 @@ from typing import Any
 
 from structr_appsync.backup import store
 from structr_appsync.backup.context import BackupContext, load_context
+from structr_appsync.backup.drill import run_drill
 from structr_appsync.backup.engine import run_backup
 from structr_appsync.backup.phases import as_rows, describe_largest, largest_phase
+from structr_appsync.backup.precheck import pre_backup_check
 from structr_appsync.backup.prune import plan_prune, prune_generations
 from structr_appsync.backup.recovery import recover_stopped_services
 from structr_appsync.backup.restore import run_restore
 from structr_appsync.backup.verify import verify_generation
 from structr_appsync.commands._shared import add_env_option, add_json_option, ask_yes, load, print_json
+from structr_appsync.config import LoadedConfig
 from structr_appsync.errors import EXIT_FAILED, EXIT_OK, RefusedError
 from structr_appsync.lock import exclusive_lock
 
@@ -28,16 +31,22 @@ def _human(size: int) -> str:
     return f"{size} B"
 
 
-def _context(args: argparse.Namespace) -> BackupContext:
+def _loaded_context(args: argparse.Namespace) -> tuple[LoadedConfig, BackupContext]:
     loaded = load(args)
     # Every backup command first restarts services an earlier, killed appsync left stopped (it logs what it did).
     recover_stopped_services(loaded)
-    return load_context(loaded, getattr(args, "env", None))
+    return loaded, load_context(loaded, getattr(args, "env", None))
+
+
+def _context(args: argparse.Namespace) -> BackupContext:
+    return _loaded_context(args)[1]
 
 
 def _run(args: argparse.Namespace) -> int:
-    context = _context(args)
-    outcome = run_backup(context, dry_run=args.dry_run)
+    loaded, context = _loaded_context(args)
+    checked = args.check or context.config.check_before_backup
+    pre_check = pre_backup_check(loaded, context) if checked and not args.dry_run else None
+    outcome = run_backup(context, dry_run=args.dry_run, pre_check=pre_check)
     if args.json:
         print_json(outcome.as_json())
     elif outcome.dry_run:
@@ -75,6 +84,7 @@ def _list(args: argparse.Namespace) -> int:
             "neo4j_version": generation.manifest.neo4j_version,
             "structr_version": generation.manifest.structr_version,
             "app_commit": generation.manifest.app_commit,
+            "drills": [drill.model_dump(mode="json") for drill in generation.manifest.drills],
         }
         for generation in generations
     ]
@@ -87,11 +97,15 @@ def _list(args: argparse.Namespace) -> int:
     if args.phases:
         _print_phases(rows)
         return EXIT_OK
-    print(f"{'ID':<20} {'STARTED (UTC)':<20} {'DOWNTIME':>9} {'FILES':>7} {'SIZE':>10} {'NEW':>10}  LARGEST PHASE")
-    for row in rows:
+    print(
+        f"{'ID':<20} {'STARTED (UTC)':<20} {'DOWNTIME':>9} {'FILES':>7} {'SIZE':>10} {'NEW':>10}  "
+        f"{'DRILL':<24} LARGEST PHASE"
+    )
+    for row, generation in zip(rows, generations, strict=True):
         print(
             f"{row['id']:<20} {row['started_at'][:19]:<20} {row['downtime_seconds']:>8.2f}s {row['files']:>7} "
-            f"{_human(row['bytes']):>10} {_human(row['bytes_new']):>10}  {describe_largest(_timings(row))}"
+            f"{_human(row['bytes']):>10} {_human(row['bytes_new']):>10}  {_drill_column(generation):<24} "
+            f"{describe_largest(_timings(row))}"
         )
     return EXIT_OK
 
@@ -115,6 +129,37 @@ def _print_phases(rows: list[dict[str, Any]]) -> None:
             for name, width in zip(names, widths, strict=True)
         )
         print(f"{row['id']:<20} {row['downtime_seconds']:>8.2f}s{cells}")
+
+
+def _drill_column(generation: store.Generation) -> str:
+    """`passed 2026-12-04 15:30` (the last passed drill), `FAILED ...` when the last drill failed, or `-`."""
+    drills = generation.manifest.drills
+    if not drills:
+        return "-"
+    last = drills[-1]
+    if last.passed:
+        return f"passed {last.finished_at.isoformat()[:16].replace('T', ' ')}"
+    passed = generation.manifest.last_passed_drill()
+    before = f" (passed {passed.finished_at.isoformat()[:16].replace('T', ' ')})" if passed else ""
+    return f"FAILED {last.finished_at.isoformat()[:16].replace('T', ' ')}{before}"
+
+
+def _drill(args: argparse.Namespace) -> int:
+    loaded, context = _loaded_context(args)
+    outcome = run_drill(loaded, context, args.id, keep=args.keep)
+    if args.json:
+        print_json(outcome.as_json())
+    else:
+        for reason in outcome.reasons:
+            print(f"failed: {reason}")
+        for note in outcome.notes:
+            print(f"note: {note}")
+        counts = ", ".join(f"{key} {value}" for key, value in sorted(outcome.counts.items()))
+        verdict = "PASSED" if outcome.passed else "FAILED"
+        print(f"drill of backup {outcome.id}: {verdict} ({outcome.mode}, {outcome.seconds:.1f}s; {counts})")
+        if outcome.scratch is not None:
+            print(f"scratch copy kept at {outcome.scratch}")
+    return EXIT_OK if outcome.passed else EXIT_FAILED
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -216,6 +261,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     _common(parser, sub=False)
     parser.add_argument("--dry-run", action="store_true", help="print what would be done, touch nothing")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="first run the quick consistency check while the services run; refuse (or warn) when inconsistent",
+    )
     parser.set_defaults(handler=_run)
     actions = parser.add_subparsers(dest="backup_command", metavar="ACTION")
 
@@ -242,6 +292,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--keep-previous", action="store_true", help="keep the moved-aside current directories after success"
     )
     restore.set_defaults(handler=_restore)
+
+    drill = actions.add_parser(
+        "drill", help="restore rehearsal on scratch copies and scratch services; records the result (exit 1: failed)"
+    )
+    _common(drill, sub=True)
+    drill.add_argument("id", help="backup id, or `latest`")
+    drill.add_argument("--keep", action="store_true", help="keep the scratch copy (its path is printed)")
+    drill.set_defaults(handler=_drill)
 
     recover = actions.add_parser("recover", help="restart services a killed appsync left stopped")
     _common(recover, sub=True)

@@ -119,12 +119,20 @@ def _previous_dir(ws: Workspace, head: str | None, scratch: Path) -> Path | None
     return previous
 
 
-def _prepare(
-    ws: Workspace, env_name: str, client: StructrClient, scratch: Path, *, objects_env: dict[str, str] | None = None
-) -> _Prepared:
-    """Fetch, validate, normalize and hash the live export; compare it with HEAD's export folder."""
+@dataclass(frozen=True)
+class _Against:
+    """What the live export is compared with: the export folder at ``base`` (None: HEAD), and where new git
+    objects go (None: the repository)."""
+
+    base: str | None = None
+    objects_env: dict[str, str] | None = None
+
+
+def _prepare(ws: Workspace, env_name: str, client: StructrClient, scratch: Path, against: _Against) -> _Prepared:
+    """Fetch, validate, normalize and hash the live export; compare it with the export folder at the base."""
     repo, export_dir = ws.repo, ws.folder.git_path
-    head = repo.head_sha()
+    objects_env = against.objects_env
+    head = against.base or repo.head_sha()
     folder = transfer.fetch_export(ws.loaded, env_name, client, scratch / "download")
     normalize_tree(folder, ws.loaded.settings.normalize, previous=_previous_dir(ws, head, scratch))
     add_placeholders(folder)
@@ -280,7 +288,7 @@ def export_app(ws: Workspace, options: ExportOptions | None = None) -> ExportOut
         dirty = _refuse_foreign_edits(ws, name, scratch, force=options.force)
         head = repo.head_sha()
         with StructrClient.for_env(ws.loaded, name) as client:
-            prepared = _prepare(ws, name, client, scratch)
+            prepared = _prepare(ws, name, client, scratch, _Against())
         changed = prepared.tree != prepared.old_tree
         duration = time.monotonic() - started
         stamp = CommitStamp(name, env.url, prepared.version, duration)
@@ -317,9 +325,15 @@ def export_app(ws: Workspace, options: ExportOptions | None = None) -> ExportOut
 
 
 def check_status(
-    ws: Workspace, env_name: str | None = None, *, with_diff: bool = False, color: bool = False
+    ws: Workspace,
+    env_name: str | None = None,
+    *,
+    with_diff: bool = False,
+    color: bool = False,
+    commit: str | None = None,
 ) -> StatusOutcome:
-    """Compare the live server's export with the export folder at HEAD; write nothing anywhere in the repo.
+    """Compare the live server's export with the export folder at HEAD (or ``commit``); write nothing anywhere in
+    the repo.
 
     New git objects go to a throwaway object directory outside the repository.
 
@@ -332,7 +346,7 @@ def check_status(
         scratch = Path(tmp)
         objects_env = repo.scratch_objects_env(scratch)
         with StructrClient.for_env(ws.loaded, name) as client:
-            prepared = _prepare(ws, name, client, scratch, objects_env=objects_env)
+            prepared = _prepare(ws, name, client, scratch, _Against(commit, objects_env))
         in_sync = prepared.tree == prepared.old_tree
         diff = ""
         if with_diff and not in_sync:
@@ -345,6 +359,6 @@ def check_status(
         in_sync=in_sync,
         summary=prepared.summary,
         version=prepared.version,
-        head=repo.head_sha(),
+        head=commit or repo.head_sha(),
         diff=diff,
     )

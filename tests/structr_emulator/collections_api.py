@@ -132,6 +132,13 @@ def _list_response(items: list[dict[str, Any]], request: Request) -> Response:
         if not key.startswith("_"):
             items = [item for item in items if _matches(item.get(key), value)]
     total = len(items)
+    if query.get("_sort"):
+        key = query["_sort"]
+        items = sorted(
+            items,
+            key=lambda item: (item.get(key) is not None, str(item.get(key) or "")),
+            reverse=query.get("_order", "asc").lower() == "desc",
+        )
     page_size = int(query["_pageSize"]) if query.get("_pageSize") else None
     if page_size:
         page = max(1, int(query.get("_page", "1")))
