@@ -150,7 +150,7 @@ def _template_text() -> str:
     if shipped.is_file():
         return shipped.read_text(encoding="utf-8")
     # Running from a source checkout (or an editable install): the template sits in the top-level hooks/.
-    source = Path(__file__).resolve().parent.parent / "hooks" / TEMPLATE_NAME
+    source = Path(__file__).resolve().parents[2] / "hooks" / TEMPLATE_NAME
     try:
         return source.read_text(encoding="utf-8")
     except OSError as exc:
