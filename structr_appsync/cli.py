@@ -39,6 +39,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "hook_run",
     "watch",
     "backup",
+    "schedule",
 )
 
 Handler = Callable[[argparse.Namespace], int]
