@@ -45,6 +45,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "watch",
     "backup",
     "check",
+    "schedule",
 )
 
 Handler = Callable[[argparse.Namespace], int]
