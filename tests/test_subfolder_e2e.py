@@ -42,7 +42,7 @@ def monorepo(tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
     (repo / "app").mkdir()
     created = run_cli("--config", "app/appsync.toml", "init", "--url", emulator.url, cwd=repo)
     assert created.code == 0, created.err
-    git(repo, "add", "app/appsync.toml", ".gitignore")
+    git(repo, "add", "app/appsync.toml")
     git(repo, "commit", "-q", "-m", "appsync config", env=hook_env({"APPSYNC_SKIP": "1"}))
     exported = run_cli("export", cwd=repo / "app")
     assert exported.code == 0, exported.err
