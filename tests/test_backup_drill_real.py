@@ -15,7 +15,7 @@ import pytest
 
 from structr_appsync.backup.manifest import read_manifest
 from structr_appsync.errors import EXIT_OK
-from tests.backup_support.emuservice import EmulatorService, logged
+from tests.backup_support.emuservice import EmulatorService, logged, running_emulator
 from tests.backup_support.live import emulator_drill_service
 from tests.helpers import run_cli
 from tests.neo4j import Neo4jServer, count_nodes, store_lock_holder, store_lock_path, write_nodes
@@ -26,13 +26,8 @@ pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[EmulatorService]:
-    service = EmulatorService(tmp_path / "structr", tmp_path / "emu-run")
-    service.data.mkdir()
-    assert service.call("start") == 0
-    try:
+    with running_emulator(tmp_path) as service:
         yield service
-    finally:
-        service.call("stop")
 
 
 def _drill_table() -> list[str]:

@@ -12,7 +12,8 @@ import pytest
 
 from structr_appsync.backup.neo4j_advice import QUICK_SHUTDOWN_SETTINGS, last_shutdown, missing_settings
 from structr_appsync.errors import EXIT_OK
-from tests.backup_support.real_install import EmulatorService, write_config
+from tests.backup_support.emuservice import EmulatorService, running_emulator
+from tests.backup_support.real_install import write_config
 from tests.helpers import run_cli
 from tests.neo4j import Neo4jServer, count_nodes, store_lock_is_free, store_lock_path, write_nodes
 from tests.paths import FIXTURES
@@ -22,13 +23,8 @@ pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[EmulatorService]:
-    service = EmulatorService(tmp_path / "structr", tmp_path / "emu-run")
-    service.data.mkdir()
-    assert service.call("start") == 0
-    try:
+    with running_emulator(tmp_path) as service:
         yield service
-    finally:
-        service.call("stop")
 
 
 def _phases(outcome: dict[str, Any]) -> dict[str, float]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.backup_support.install import free_port
@@ -21,6 +23,10 @@ class EmulatorService:
         self.api = Emulator(data, port=self.port)
         self.api.url = f"http://127.0.0.1:{self.port}"
 
+    @property
+    def health_url(self) -> str:
+        return f"{self.api.url}/structr/health/ready"
+
     def command(self, action: str) -> str:
         parts = [sys.executable, str(EMUCTL), action, "--run", str(self.run)]
         if action == "start":
@@ -33,6 +39,18 @@ class EmulatorService:
     def digest(self) -> str:
         self.api.flush()
         return self.api.state_digest()
+
+
+@contextmanager
+def running_emulator(root: Path) -> Iterator[EmulatorService]:
+    """An emulator service with empty data under ``root``, started for the block and stopped after it."""
+    service = EmulatorService(root / "structr", root / "emu-run")
+    service.data.mkdir()
+    assert service.call("start") == 0
+    try:
+        yield service
+    finally:
+        service.call("stop")
 
 
 def logged(command: str, log: Path, label: str) -> str:

@@ -4,42 +4,10 @@ service through emuctl.py, both stopped and started by appsync's `command` servi
 from __future__ import annotations
 
 import json
-import shlex
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.backup_support.install import free_port
+from tests.backup_support.emuservice import EmulatorService
 from tests.neo4j import Neo4jServer
-from tests.structr_emulator.harness import Emulator
-
-EMUCTL = Path(__file__).resolve().with_name("emuctl.py")
-
-
-class EmulatorService:
-    """The emulator run as a service through emuctl.py; `api` talks to it like the harness does."""
-
-    def __init__(self, data: Path, run: Path) -> None:
-        self.data, self.run, self.port = data, run, free_port()
-        self.api = Emulator(data, port=self.port)
-        self.api.url = f"http://127.0.0.1:{self.port}"
-
-    @property
-    def health_url(self) -> str:
-        return f"{self.api.url}/structr/health/ready"
-
-    def command(self, action: str) -> str:
-        parts = [sys.executable, str(EMUCTL), action, "--run", str(self.run)]
-        if action == "start":
-            parts += ["--data", str(self.data), "--port", str(self.port)]
-        return shlex.join(parts)
-
-    def call(self, action: str) -> int:
-        return subprocess.run(self.command(action), shell=True, check=False, timeout=60).returncode
-
-    def digest(self) -> str:
-        self.api.flush()
-        return self.api.state_digest()
 
 
 def write_config(

@@ -31,7 +31,8 @@ from pathlib import Path
 
 from structr_appsync.backup.neo4j_advice import QUICK_SHUTDOWN_SETTINGS, last_shutdown
 from structr_appsync.backup.phases import label
-from tests.backup_support.real_install import EmulatorService, write_config
+from tests.backup_support.emuservice import EmulatorService
+from tests.backup_support.real_install import write_config
 from tests.bench.bench_backup import appsync_backup
 from tests.neo4j import Neo4jServer, bolt_ready, neo4j_available, write_nodes
 
